@@ -1,0 +1,163 @@
+"""Input checks shared by every estimator.
+
+Each check raises :class:`~ehimpact.errors.InputError` naming the argument, the
+column, the offending rows and the fix.  Estimators call these before any
+arithmetic, so a user's mistake never surfaces as a NumPy or statsmodels traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ehimpact.errors import InputError
+
+__all__ = [
+    "require_frame",
+    "require_columns",
+    "require_numeric",
+    "require_binary",
+    "require_complete",
+    "require_weights",
+    "covariate_matrix",
+    "as_list",
+]
+
+
+def as_list(value: str | Sequence[str] | None) -> list[str]:
+    """Normalise a column argument (``None``, one name or a list) to a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def require_frame(data: object, arg: str = "data") -> pd.DataFrame:
+    """Check that ``data`` is a non-empty DataFrame."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(
+            f"expected a pandas DataFrame, got {type(data).__name__}",
+            field=arg,
+            fix="load the file with ehimpact.data.load(path) or pandas.read_csv first",
+        )
+    if len(data) == 0:
+        raise InputError("the table has no rows", field=arg, fix="check the file and any filters")
+    return data
+
+
+def require_columns(data: pd.DataFrame, columns: dict[str, str | Sequence[str] | None]) -> None:
+    """Check that every named column exists.
+
+    Parameters
+    ----------
+    data : DataFrame
+    columns : dict
+        Argument name -> column name(s), e.g. ``{"outcome": "y", "covariates": ["a", "b"]}``.
+    """
+    missing: list[str] = []
+    for arg, cols in columns.items():
+        for col in as_list(cols):
+            if col not in data.columns:
+                missing.append(f"{arg}={col!r}")
+    if missing:
+        available = ", ".join(map(str, list(data.columns)[:30]))
+        raise InputError(
+            f"column(s) not found: {', '.join(missing)}",
+            field=missing[0].split("=")[0],
+            fix=f"use one of the columns in the data ({available})",
+        )
+
+
+def require_numeric(data: pd.DataFrame, column: str, arg: str) -> np.ndarray:
+    """Return a column as float, or raise naming the rows that are not numbers."""
+    s = data[column]
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float)
+    if pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=float)
+    converted = pd.to_numeric(s, errors="coerce")
+    bad = s.index[converted.isna() & s.notna()]
+    if len(bad):
+        raise InputError(
+            f"column {column!r} must be numeric; found values such as {s.loc[bad[0]]!r}",
+            field=arg,
+            rows=list(bad),
+            fix="recode these values as numbers (or leave them blank for missing)",
+        )
+    return converted.to_numpy(dtype=float)
+
+
+def require_binary(data: pd.DataFrame, column: str, arg: str) -> np.ndarray:
+    """Return a 0/1 indicator as float, or raise naming rows with other values."""
+    values = require_numeric(data, column, arg)
+    bad = ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values)
+    if bad.any():
+        rows = data.index[bad]
+        raise InputError(
+            f"column {column!r} must be 0/1 (or True/False); found {values[bad][0]!r}",
+            field=arg,
+            rows=list(rows),
+            fix="code the indicator as 1 = yes, 0 = no",
+        )
+    return values
+
+
+def require_complete(data: pd.DataFrame, columns: Iterable[str], arg_of: dict[str, str]) -> None:
+    """Raise if any of ``columns`` has missing values, naming column and rows.
+
+    Estimators do not silently drop rows: a user decides what missing means.
+    """
+    for col in columns:
+        na = data[col].isna().to_numpy()
+        if na.any():
+            raise InputError(
+                f"column {col!r} has {int(na.sum())} missing value(s)",
+                field=arg_of.get(col, col),
+                rows=list(data.index[na]),
+                fix="fill or drop these rows before estimating (e.g. data.dropna(subset=[...]))",
+            )
+
+
+def require_weights(data: pd.DataFrame, column: str | None) -> np.ndarray | None:
+    """Return non-negative finite weights, or ``None`` when no column is given."""
+    if column is None:
+        return None
+    w = require_numeric(data, column, "weights")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise InputError(
+            "weights must be finite and non-negative",
+            field="weights",
+            rows=list(data.index[bad]),
+            fix="check the weight column; use 0 to exclude a row",
+        )
+    if w.sum() <= 0:
+        raise InputError("all weights are zero", field="weights", fix="check the weight column")
+    return w
+
+
+def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Numeric design columns for covariates; categorical ones become dummies (first level dropped).
+
+    Returns
+    -------
+    (X, names) : tuple
+        ``X`` has one column per numeric covariate or non-reference level.
+    """
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    for col in covariates:
+        s = data[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            blocks.append(s.to_numpy(dtype=float)[:, None])
+            names.append(col)
+        else:
+            d = pd.get_dummies(s.astype("category"), prefix=col, prefix_sep="=", drop_first=True, dtype=float)
+            blocks.append(d.to_numpy())
+            names.extend(d.columns)
+    if not blocks:
+        return np.empty((len(data), 0)), []
+    return np.hstack(blocks), names
