@@ -1,0 +1,388 @@
+"""One evaluation of one authority: load the data, run the designs, build the ten sections.
+
+The notebook ``ten_step_evaluation.ipynb`` creates an :class:`Evaluation` from its
+parameters and shows ``evaluation.section(n)`` for n = 1..10; every number in the
+write-up comes from here (and so from tested library functions), never from the
+notebook.  A design whose estimator is not built, or whose data cannot support it,
+produces a :class:`~ehimpact.report.sections.NotAvailable` note in its place, never a
+made-up number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ehimpact.errors import InputError
+from ehimpact.estimators.result import Estimate, json_safe
+from ehimpact.report.sections import NotAvailable, Section
+from ehimpact.runner.config import Design, EvaluationConfig
+
+__all__ = ["Evaluation", "Inputs", "load_inputs", "DEFAULT_COVARIATES"]
+
+DEFAULT_COVARIATES = [
+    "age", "sex", "ethnicity", "disability_sen", "fsm", "prior_contacts",
+    "tf_crime", "tf_school", "tf_children_need_help", "tf_worklessness", "tf_domestic_abuse", "tf_health",
+]
+CHILD_DESIGNS = {"match", "weight"}
+PANEL_DESIGNS = {"did_2x2", "twfe", "event_study", "staggered_did", "its"}
+
+WHY_DESIGN = {
+    "match": "Supported children are compared with similar children who were assessed but not supported "
+             "(propensity-score matching on their characteristics and history), as the national Troubled "
+             "Families evaluations did. It relies on the comparison children being alike in everything that "
+             "drives both support and outcomes that the data record.",
+    "weight": "Supported and comparison children are reweighted so their recorded characteristics match "
+              "(inverse-probability and doubly-robust weighting). It relies on no unrecorded differences "
+              "driving both support and outcomes.",
+    "did_2x2": "The change in this authority's rates after the new model started is compared with the change "
+               "over the same months in authorities that did not adopt it (difference-in-differences). It "
+               "relies on the two groups having moved in parallel had the model not started.",
+    "twfe": "Two-way fixed effects compares authorities before and after adoption, controlling for fixed "
+            "differences between authorities and common shocks over time.",
+    "event_study": "An event study traces the effect month by month around adoption, and tests whether adopters "
+                   "were already diverging before they adopted (pre-trends).",
+    "staggered_did": "Authorities adopted the new model at different times, so each adoption cohort is compared "
+                     "with authorities that had not (yet) adopted (Callaway and Sant'Anna), avoiding the bias "
+                     "of two-way fixed effects with staggered adoption.",
+    "its": "The authority's own monthly series before the change predicts what would have happened without it "
+           "(interrupted time series with trend and seasonality).",
+}
+
+
+@dataclass
+class Inputs:
+    """The tables one evaluation uses (record-level: never written to outputs)."""
+
+    children: pd.DataFrame | None
+    panel: pd.DataFrame | None
+    events: pd.DataFrame | None
+    synthetic: bool
+    sources: list[str]
+    fingerprint: str
+    validation: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] | None = None
+
+
+def _fingerprint(*frames: pd.DataFrame | None) -> str:
+    h = hashlib.sha256()
+    for f in frames:
+        if f is not None:
+            h.update(pd.util.hash_pandas_object(f, index=False).values.tobytes())
+            h.update(",".join(map(str, f.columns)).encode())
+    return h.hexdigest()[:16]
+
+
+def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".") -> Inputs:
+    """Load the data an evaluation config points at.
+
+    Synthetic data are generated deterministically from the config's seed; files are
+    read with :func:`ehimpact.data.load` (validated against the data dictionary).
+    """
+    base_dir = Path(base_dir)
+    src = config.data
+    src.check_files(base_dir)
+    if src.synthetic is not None:
+        from ehimpact.data import synthetic
+
+        kwargs: dict[str, Any] = {"n_authorities": src.synthetic.n_authorities, "seed": src.synthetic.seed}
+        if src.synthetic.children_per_authority:
+            kwargs["children_per_authority"] = src.synthetic.children_per_authority
+        region = synthetic.region(**kwargs)
+        return Inputs(children=region.children, panel=region.panel, events=region.events, synthetic=True,
+                      sources=[f"synthetic region (seed {src.synthetic.seed}, "
+                               f"{src.synthetic.n_authorities} authorities)"],
+                      fingerprint=_fingerprint(region.children, region.panel), truth=region.truth)
+    from ehimpact.data import load
+
+    children = panel = events = None
+    sources: list[str] = []
+    validation: dict[str, Any] = {}
+    if src.statutory is not None:
+        import os
+
+        from ehimpact.data import read_statutory
+
+        st = src.statutory
+        salt = os.environ.get(st.salt_env)
+        if not salt:
+            raise InputError(f"no hashing salt: environment variable {st.salt_env} is not set",
+                             field="data.statutory.salt_env",
+                             fix=f"export {st.salt_env}=<a long random secret> before running")
+        stat = read_statutory(
+            cin_xml=base_dir / st.cin_xml if st.cin_xml else None,
+            ssda903_dir=base_dir / st.ssda903_dir if st.ssda903_dir else None,
+            local_export=base_dir / st.local_export if st.local_export else None,
+            mapping=base_dir / st.mapping if st.mapping else None,
+            salt=salt,
+        )
+        children, events = stat.children, stat.events
+        validation["statutory"] = json_safe(stat.report)
+        sources.append("statutory returns (CIN census, SSDA903) and local early-help export")
+    if src.child_level is not None:
+        children = load(base_dir / src.child_level, dictionary="child_level")
+        sources.append(f"child-level file {src.child_level.name}")
+    if src.authority_panel is not None:
+        panel = load(base_dir / src.authority_panel, dictionary="authority_panel")
+        sources.append(f"authority panel {src.authority_panel.name}")
+    synthetic_flag = any(
+        f is not None and "synthetic" in f.columns and bool(f["synthetic"].any()) for f in (children, panel)
+    )
+    return Inputs(children=children, panel=panel, events=events, synthetic=synthetic_flag, sources=sources,
+                  fingerprint=_fingerprint(children, panel), validation=validation)
+
+
+class Evaluation:
+    """Runs one evaluation for one authority and builds its ten sections.
+
+    Parameters
+    ----------
+    config : EvaluationConfig
+    authority : str, optional
+        GSS code; defaults to ``config.authority``.
+    base_dir : path
+        Folder relative data paths are resolved from.
+    inputs : Inputs, optional
+        Pre-loaded data (tests, batch); loaded from the config otherwise.
+
+    Examples
+    --------
+    >>> ev = Evaluation(config, authority="E06000036")      # doctest: +SKIP
+    >>> ev.section(7).estimates["primary"].summary()        # doctest: +SKIP
+    """
+
+    def __init__(self, config: EvaluationConfig, *, authority: str | None = None,
+                 base_dir: Path | str = ".", inputs: Inputs | None = None) -> None:
+        self.config = config
+        self.authority = authority or config.authority
+        if self.authority is None:
+            raise InputError("no authority given", field="evaluation.authority",
+                             fix="set evaluation.authority in the config or pass --authority CODE")
+        self.inputs = inputs if inputs is not None else load_inputs(config, base_dir)
+        self.synthetic = self.inputs.synthetic
+        self._check_authority()
+        self._results: dict[str, Estimate | NotAvailable] = {}
+        self._sections: dict[int, Section] = {}
+        self.disclosure_log: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ data views
+    def _check_authority(self) -> None:
+        known: set[str] = set()
+        for f in (self.inputs.children, self.inputs.panel):
+            if f is not None and "authority_code" in f.columns:
+                known |= set(f["authority_code"].astype(str).unique())
+        if known and self.authority not in known:
+            raise InputError(f"authority {self.authority!r} is not in the data", field="authority",
+                             fix=f"use one of {', '.join(sorted(known)[:25])}")
+
+    @property
+    def children(self) -> pd.DataFrame | None:
+        """Child-level rows of this authority."""
+        c = self.inputs.children
+        if c is None:
+            return None
+        return c[c["authority_code"].astype(str) == self.authority]
+
+    @property
+    def panel(self) -> pd.DataFrame | None:
+        """The whole regional panel (panel designs use other authorities as comparisons)."""
+        return self.inputs.panel
+
+    @property
+    def authority_panel(self) -> pd.DataFrame | None:
+        p = self.inputs.panel
+        if p is None:
+            return None
+        return p[p["authority_code"].astype(str) == self.authority].sort_values("period")
+
+    @property
+    def authority_name(self) -> str:
+        p = self.inputs.panel
+        if p is not None and "authority_name" in p.columns:
+            names = p.loc[p["authority_code"] == self.authority, "authority_name"]
+            if len(names):
+                return str(names.iloc[0])
+        try:
+            from ehimpact.data import authorities
+
+            return str(authorities.lookup(self.authority)["name"])
+        except Exception:  # noqa: BLE001 - the name is cosmetic
+            return self.authority
+
+    # ------------------------------------------------------------------ disclosure
+    def disclose(self, table: pd.DataFrame, *, caption: str, counts: list[str] | None = None,
+                 rates: dict[str, str] | None = None) -> pd.DataFrame:
+        """Apply disclosure control (DOMAIN.md §5) to a table before it is shown."""
+        from ehimpact.report.disclosure import disclose
+
+        d = self.config.disclosure
+        out = disclose(table, counts=counts, rates=rates, threshold=d.threshold, secondary=d.secondary,
+                       symbol=d.symbol)
+        safe, log = (out.table, out.log) if hasattr(out, "table") else out
+        for entry in json_safe(log) or []:
+            if isinstance(entry, dict):
+                entry = {**entry, "table": caption}
+            self.disclosure_log.append(entry)
+        return safe
+
+    # ------------------------------------------------------------------ designs
+    def design_data(self, design: Design, outcome: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """The data and keyword arguments a design runs on, from the data contract's columns."""
+        name = design.name
+        opts = dict(design.options)
+        if name in CHILD_DESIGNS:
+            data = self.children
+            if data is None:
+                raise InputError("this design needs child-level data", field="data.child_level",
+                                 fix="add a child-level file or statutory files to the config")
+            covs = design.covariates or [c for c in DEFAULT_COVARIATES if c in data.columns]
+            data = data.dropna(subset=[outcome])
+            return data, {"treatment": "received_early_help", "outcome": outcome, "covariates": covs, **opts}
+        panel = self.panel
+        if panel is None:
+            raise InputError("this design needs the authority panel", field="data.authority_panel",
+                             fix="add an authority x month panel file to the config")
+        adoption = self._adoption_period()
+        if name == "its":
+            ap = self.authority_panel.copy()
+            start = opts.pop("intervention", None) or self.config.intervention.start_date or adoption
+            if start is None or (isinstance(start, float) and math.isnan(start)):
+                raise InputError("no intervention date for this authority", field="intervention.start_date",
+                                 fix="set evaluation.intervention.start_date")
+            kw = {"outcome": outcome, "time": "period", "intervention": pd.Timestamp(start),
+                  "family": "poisson", "offset": "population_0_17", "seasonality": "month"}
+            return ap, {**kw, **opts}
+        p = panel.copy()
+        p["first_treated"] = p["adoption_period"]
+        if name == "did_2x2":
+            if adoption is None:
+                raise InputError(f"{self.authority} did not adopt the new model in these data", field="design",
+                                 fix="use a child-level design (match, weight) for this authority")
+            window = pd.DateOffset(months=int(opts.pop("window_months", 12)))
+            cohort = p["adoption_period"] == adoption
+            never = p["adoption_period"].isna()
+            p = p[(cohort | never) & (p["period"] >= adoption - window) & (p["period"] < adoption + window)]
+            p = p.assign(treated=cohort[p.index].astype(int), post=(p["period"] >= adoption).astype(int))
+            return p, {"outcome": outcome, "treated": "treated", "post": "post", "unit": "authority_code",
+                       **opts}
+        if name == "twfe":
+            return p, {"outcome": outcome, "unit": "authority_code", "time": "period", "treatment": "adopted",
+                       **opts}
+        if name in ("event_study", "staggered_did"):
+            return p, {"outcome": outcome, "unit": "authority_code", "time": "period",
+                       "first_treated": "first_treated", **opts}
+        # plug-in design: pass the child-level data and let it say what it needs
+        data = self.children if self.children is not None else panel
+        return data, {"outcome": outcome, **opts}
+
+    def _adoption_period(self) -> pd.Timestamp | None:
+        ap = self.authority_panel
+        if ap is None or "adoption_period" not in ap.columns:
+            return None
+        v = ap["adoption_period"].dropna()
+        return pd.Timestamp(v.iloc[0]) if len(v) else None
+
+    def run_design(self, design: Design, *, outcome: str | None = None, key: str | None = None
+                   ) -> Estimate | NotAvailable:
+        """Run a design; a design that is not built, or that the data cannot support, returns a note."""
+        from ehimpact.estimators import registry
+
+        outcome = outcome or design.options.get("outcome") or self._default_outcome(design)
+        key = key or f"{design.name}:{outcome}"
+        if key in self._results:
+            return self._results[key]
+        label = self._outcome_label(outcome)
+        try:
+            spec = registry.get(design.name)
+            data, kwargs = self.design_data(design, outcome)
+            kwargs.pop("outcome_column", None)
+            est = spec.func(data, **kwargs)
+            est.synthetic = self.synthetic
+            if label and not est.outcome_label:
+                est.outcome_label = label
+        except InputError as exc:
+            est = NotAvailable(f"{design.name} on {outcome}", str(exc))
+        self._results[key] = est
+        return est
+
+    def _default_outcome(self, design: Design) -> str:
+        primary = self.config.primary_outcome.column
+        if design.name in PANEL_DESIGNS and self.inputs.panel is not None \
+                and primary not in self.inputs.panel.columns:
+            return "referrals_rate" if design.name != "its" else "referrals"
+        return primary
+
+    def _outcome_label(self, column: str) -> str | None:
+        for o in self.config.outcomes:
+            if o.column == column and o.label:
+                return o.label
+        return {
+            "referrals_rate": "rate of referrals to children's social care per 10,000 children",
+            "referrals": "monthly number of referrals to children's social care",
+            "cpp_starts_rate": "rate of child protection plans started per 10,000 children",
+            "cla_rate": "rate of children looked after per 10,000 children",
+        }.get(column)
+
+    # ------------------------------------------------------------------ results
+    @property
+    def primary(self) -> Estimate | NotAvailable:
+        """The headline estimate: configured design on the primary outcome."""
+        return self.run_design(self.config.design, outcome=self.config.primary_outcome.column
+                               if self.config.design.name in CHILD_DESIGNS else None, key="primary")
+
+    def estimates(self) -> dict[str, Estimate]:
+        """Every estimate computed so far (JSON-able via ``to_dict``)."""
+        return {k: v for k, v in self._results.items() if isinstance(v, Estimate)}
+
+    def section(self, number: int) -> Section:
+        """Build (once) and return one of the ten sections."""
+        if number not in self._sections:
+            from ehimpact.report import steps
+
+            step = self.config.step(number)
+            sec = Section(number=number, title=step.title, prompt=step.prompt)
+            getattr(steps, f"step{number}")(self, sec)
+            self._sections[number] = sec
+        return self._sections[number]
+
+    def sections(self) -> list[Section]:
+        return [self.section(n) for n in range(1, 11)]
+
+    def results(self) -> dict[str, Any]:
+        """The machine-readable record for ``results.json`` (aggregates only)."""
+        secs = [self.section(n) for n in range(1, 11)]
+        primary = self.primary
+        return json_safe({
+            "evaluation": self.config.name,
+            "title": self.config.title,
+            "authority_code": self.authority,
+            "authority_name": self.authority_name,
+            "synthetic": self.synthetic,
+            "data_fingerprint": self.inputs.fingerprint,
+            "data_sources": self.inputs.sources,
+            "primary": primary.to_dict() if isinstance(primary, Estimate) else
+            {"not_available": primary.reason},
+            "estimates": {k: v.to_dict() for k, v in self.estimates().items()},
+            "not_available": {k: v.reason for k, v in self._results.items() if isinstance(v, NotAvailable)},
+            "sections": [s.to_dict() for s in secs],
+            "disclosure_log": self.disclosure_log,
+        })
+
+
+def counts_by(frame: pd.DataFrame, by: list[str], value: str = "n") -> pd.DataFrame:
+    """Counts of rows by groups, as a tidy table (helper for cohort tables)."""
+    out = frame.groupby(by, observed=True, dropna=False).size().rename(value).reset_index()
+    return out
+
+
+def rate(num: float, den: float) -> float:
+    return float(num) / float(den) if den else float("nan")
+
+
+_ = np  # numpy is used by steps via this module's namespace in tests

@@ -1,0 +1,76 @@
+"""A write-up section: narrative, disclosure-controlled tables, figures and estimates.
+
+Sections are built by :mod:`ehimpact.report.evaluation` and shown by the notebook with
+:func:`show`.  Every table passes through disclosure control before it is stored here;
+there is no other way to put a table into a section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ehimpact.estimators.result import Estimate, json_safe
+
+__all__ = ["Section", "show", "NotAvailable"]
+
+
+@dataclass
+class NotAvailable:
+    """Why a part of the report has no numbers (estimator not built, data missing, user error)."""
+
+    what: str
+    reason: str
+
+    def text(self) -> str:
+        return f"**{self.what}: not available.** {self.reason}"
+
+
+@dataclass
+class Section:
+    """One of the ten steps of the write-up."""
+
+    number: int
+    title: str
+    prompt: str = ""
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: list[tuple[str, Any]] = field(default_factory=list)
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+
+    def say(self, text: str) -> None:
+        """Add a paragraph (Markdown)."""
+        self.paragraphs.append(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the section (tables are already disclosure-controlled)."""
+        return {
+            "number": self.number,
+            "title": self.title,
+            "paragraphs": self.paragraphs,
+            "tables": [{"caption": c, "disclosed": True, "rows": json_safe(t)} for c, t in self.tables],
+            "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
+        }
+
+
+def show(section: Section) -> None:
+    """Display a section in a notebook: heading, prompt, text, tables, figures."""
+    from IPython.display import HTML, Markdown, display
+
+    display(Markdown(f"## {section.number}. {section.title}"))
+    if section.prompt:
+        display(Markdown(f"*{section.prompt}*"))
+    for p in section.paragraphs:
+        display(Markdown(p))
+    for caption, table in section.tables:
+        display(Markdown(f"**{caption}**"))
+        display(HTML(table.to_html(index=False, na_rep="", float_format=lambda x: f"{x:,.3g}",
+                                   classes="eh-table", border=0)))
+    for caption, fig in section.figures:
+        display(Markdown(f"**{caption}**"))
+        display(fig)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

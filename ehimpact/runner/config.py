@@ -1,0 +1,307 @@
+"""Configuration models: what an evaluator writes in YAML.
+
+An evaluation config says which authority, which service, its theory of change and
+logic model, where the data are, which outcomes, which design (and options), the
+robustness checks, the costs, the step titles and the disclosure rules.  A batch
+config says which authorities and which evaluations to run together.
+
+Every model forbids unknown keys, so a typo fails with a message naming the key and
+the keys allowed there (:func:`load_config`), instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ehimpact.errors import InputError
+
+__all__ = [
+    "EvaluationConfig",
+    "BatchConfig",
+    "RunConfig",
+    "load_config",
+    "DEFAULT_STEPS",
+]
+
+DESIGNS = ("did_2x2", "twfe", "event_study", "staggered_did", "match", "weight", "its")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Step(_Strict):
+    """Title and prompt of one of the ten write-up steps."""
+
+    title: str
+    prompt: str = ""
+
+
+#: DOMAIN.md §0. Only step 1's EIF title is confirmed; the rest are ehimpact's defaults and
+#: can be renamed in config (``steps: {2: {title: ...}}``).
+DEFAULT_STEPS: dict[int, Step] = {
+    1: Step(title="Confirm your theory of change",
+            prompt="The need, the families we aim to reach, how the service is meant to help, and what should change."),
+    2: Step(title="Logic model", prompt="Inputs, activities and outputs leading to short- and long-term outcomes."),
+    3: Step(title="Evaluation questions and outcome measures",
+            prompt="What we ask, which indicators answer it, and why they are valid measures."),
+    4: Step(title="Data and cohort", prompt="Where the data come from, their quality, and who is in the cohort."),
+    5: Step(title="Implementation and reach",
+            prompt="Referrals, take-up, duration, step-up and step-down, re-referrals: was the service delivered as intended?"),
+    6: Step(title="Design and comparison group",
+            prompt="Why this design, and the evidence that its assumptions hold (balance, overlap, pre-trends)."),
+    7: Step(title="Impact", prompt="The headline estimates with their confidence intervals."),
+    8: Step(title="Robustness and sensitivity",
+            prompt="Do the findings survive other specifications, placebo tests and sensitivity analysis?"),
+    9: Step(title="Costs and value for money",
+            prompt="Delivery cost, late-intervention costs avoided, who saves, and value for money with uncertainty."),
+    10: Step(title="Conclusions and strength of evidence",
+             prompt="What the design can support, the EIF six-pitfalls checklist, limitations and next steps."),
+}
+
+
+class TheoryOfChange(_Strict):
+    """Step 1: why the service should work."""
+
+    need: str = ""
+    target_families: str = ""
+    mechanism: str = ""
+    outcomes_expected: list[str] = Field(default_factory=list)
+
+
+class LogicModel(_Strict):
+    """Step 2: inputs -> activities -> outputs -> outcomes."""
+
+    inputs: list[str] = Field(default_factory=list)
+    activities: list[str] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    short_term_outcomes: list[str] = Field(default_factory=list)
+    long_term_outcomes: list[str] = Field(default_factory=list)
+
+
+class Intervention(_Strict):
+    """The service being evaluated."""
+
+    name: str
+    description: str = ""
+    start_date: dt.date | None = Field(default=None, description="when the new offer started (ITS, 2x2 DiD)")
+
+
+class SyntheticData(_Strict):
+    """Use the built-in synthetic region instead of real files."""
+
+    n_authorities: int = Field(default=19, ge=2, le=200)
+    seed: int = 0
+    children_per_authority: int | None = Field(default=None, ge=50)
+
+
+class StatutoryFiles(_Strict):
+    """Statutory returns and a local export (issue 8 readers)."""
+
+    cin_xml: Path | None = None
+    ssda903_dir: Path | None = None
+    local_export: Path | None = None
+    mapping: Path | None = None
+    salt_env: str = Field(default="EHIMPACT_SALT", description="environment variable holding the hashing salt")
+
+
+class DataSources(_Strict):
+    """Where the data come from: synthetic, prepared tables, or statutory files."""
+
+    synthetic: SyntheticData | None = None
+    child_level: Path | None = None
+    authority_panel: Path | None = None
+    statutory: StatutoryFiles | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSources:
+        if self.synthetic is None and self.child_level is None and self.authority_panel is None \
+                and self.statutory is None:
+            raise ValueError("give `synthetic: {}` or at least one of child_level, authority_panel, statutory")
+        return self
+
+    def check_files(self, base: Path) -> None:
+        """Raise :class:`InputError` for any data file that does not exist."""
+        for key in ("child_level", "authority_panel"):
+            path = getattr(self, key)
+            if path is not None and not (base / path).exists():
+                raise InputError(f"data file not found: {base / path}", field=f"data.{key}",
+                                 fix="check the path (relative paths are relative to the config file)")
+        if self.statutory is not None:
+            for key in ("cin_xml", "ssda903_dir", "local_export", "mapping"):
+                path = getattr(self.statutory, key)
+                if path is not None and not (base / path).exists():
+                    raise InputError(f"file not found: {base / path}", field=f"data.statutory.{key}",
+                                     fix="check the path (relative paths are relative to the config file)")
+
+
+class Outcome(_Strict):
+    """An outcome measure and how to describe it."""
+
+    column: str
+    label: str | None = Field(default=None, description="words after 'likely to' for 0/1 outcomes")
+    primary: bool = False
+    unit_cost: str | None = Field(default=None, description="unit-cost id for step 9 (costs avoided)")
+
+
+class Design(_Strict):
+    """The impact design and its options (passed to the estimator)."""
+
+    name: str = Field(description="one of did_2x2, twfe, event_study, staggered_did, match, weight, its, "
+                                  "or a design registered by a plug-in package")
+    covariates: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+    scope: Literal["authority", "region"] | None = Field(
+        default=None, description="analyse this authority's data only, or the whole region (panel designs)")
+
+
+class Disclosure(_Strict):
+    """Statistical disclosure control for every table a report shows."""
+
+    threshold: int = Field(default=5, ge=1, description="counts 1..threshold are suppressed as 'c'")
+    secondary: bool = True
+    round_totals_to: int | None = Field(default=10, description="round regional/national totals to this")
+    symbol: str = "c"
+
+
+class EvaluationConfig(_Strict):
+    """One evaluation of one service (run per authority)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="short id used in output paths")
+    title: str
+    authority: str | None = Field(default=None, description="GSS code; the batch sets it per authority")
+    intervention: Intervention
+    theory_of_change: TheoryOfChange = Field(default_factory=TheoryOfChange)
+    logic_model: LogicModel = Field(default_factory=LogicModel)
+    data: DataSources
+    outcomes: list[Outcome] = Field(min_length=1)
+    design: Design
+    robustness: list[Design] = Field(default_factory=list)
+    its: dict[str, Any] | None = Field(default=None, description="optional secondary ITS on the authority's monthly series")
+    costs: dict[str, Any] | None = Field(default=None, description="step 9 settings (see ehimpact.costs.config)")
+    steps: dict[int, Step] = Field(default_factory=dict)
+    disclosure: Disclosure = Field(default_factory=Disclosure)
+    seed: int = 20261123
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_1_to_10(cls, v: dict[int, Step]) -> dict[int, Step]:
+        bad = [k for k in v if not 1 <= k <= 10]
+        if bad:
+            raise ValueError(f"step numbers run from 1 to 10; got {bad}")
+        return v
+
+    @field_validator("outcomes")
+    @classmethod
+    def _one_primary(cls, v: list[Outcome]) -> list[Outcome]:
+        if not any(o.primary for o in v):
+            v[0].primary = True
+        return v
+
+    def step(self, number: int) -> Step:
+        """Title and prompt of a step: the config's, or the default."""
+        return self.steps.get(number, DEFAULT_STEPS[number])
+
+    @property
+    def primary_outcome(self) -> Outcome:
+        return next(o for o in self.outcomes if o.primary)
+
+
+class BatchConfig(_Strict):
+    """Several authorities (and evaluations) run together."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    authorities: list[str] | Literal["all"] = "all"
+    workers: int | None = Field(default=None, ge=1)
+    timeout_per_notebook: int = Field(default=900, ge=10, description="seconds per cell (nbclient limit)")
+    retries: int = Field(default=2, ge=0, description="retries for kernel start-up races")
+    pdf: bool = False
+
+
+class RunConfig(_Strict):
+    """A config file: one evaluation, optionally a batch section and an output folder."""
+
+    evaluation: EvaluationConfig
+    batch: BatchConfig | None = None
+    output_dir: Path = Path("outputs")
+
+
+def _friendly(err: ValidationError, source: str) -> InputError:
+    """Turn pydantic's errors into one InputError naming each key and the fix."""
+    lines = []
+    first_key = None
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        first_key = first_key or key
+        if e["type"] == "extra_forbidden":
+            parent_model = _model_at(RunConfig, e["loc"][:-1])
+            allowed = sorted(parent_model.model_fields) if parent_model else []
+            close = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+            lines.append(f"unknown key '{key}' ({hint})")
+        elif e["type"] == "missing":
+            lines.append(f"missing key '{key}'")
+        else:
+            lines.append(f"'{key}': {e['msg']}")
+    return InputError(f"bad config {source}: " + "; ".join(lines), field=first_key,
+                      fix="edit the config (see docs/USER_GUIDE.md for every key)")
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    for part in loc:
+        if not isinstance(part, str):
+            continue
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        ann = info.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return None
+        model = nxt
+    return model
+
+
+def load_config(path: str | Path) -> tuple[RunConfig, Path]:
+    """Read and validate a YAML config.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+
+    Returns
+    -------
+    (RunConfig, Path)
+        The validated config and the folder that relative paths are relative to.
+
+    Raises
+    ------
+    InputError
+        The file is missing, is not YAML, or has an unknown/missing/invalid key.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"config file not found: {path}", field="CONFIG", fix="check the path")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"config {path} is not valid YAML{where}", field="CONFIG",
+                         fix="check indentation and quoting") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"config {path} must be a mapping with an 'evaluation:' section", field="CONFIG",
+                         fix="see config/demo.yaml for the layout")
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as err:
+        raise _friendly(err, str(path)) from None
+    return cfg, path.resolve().parent
