@@ -28,7 +28,7 @@ from ehimpact.estimators.checks import (
     require_numeric,
     require_weights,
 )
-from ehimpact.estimators.inference import SEType, coefficient, ols
+from ehimpact.estimators.inference import SEType, coefficient, ols, wild_cluster_bootstrap
 from ehimpact.estimators.registry import EstimatorSpec
 from ehimpact.estimators.result import Estimate, OutcomeScale, normal_ci
 
@@ -66,6 +66,7 @@ def did_2x2(
     subject: str = "Children supported",
     bootstrap_draws: int = 999,
     seed: int | None = None,
+    wild_weights: str = "rademacher",
 ) -> Estimate:
     """Two groups, two periods difference-in-differences.
 
@@ -90,7 +91,8 @@ def did_2x2(
     se_type : {"classical", "robust", "cluster"}, optional
         Default: ``"cluster"`` when ``cluster`` or ``unit`` is given, else ``"robust"`` (HC1).
     inference : {"analytic", "wild"}
-        ``"wild"``: wild cluster bootstrap (for few clusters), when available.
+        ``"wild"``: restricted wild cluster bootstrap-t for the p-value and CI (recommended
+        with fewer than 30 clusters); ``se`` stays the analytic one.
     level : float
         Confidence level.
     outcome_label, scale, subject : optional
@@ -98,6 +100,9 @@ def did_2x2(
         0/1 outcome and ``"continuous"`` otherwise.
     bootstrap_draws, seed : int
         Wild bootstrap settings (used only with ``inference="wild"``).
+    wild_weights : {"rademacher", "webb"}
+        Wild bootstrap weights; with Rademacher weights and at most 12 clusters all
+        ``2**G`` draws are enumerated (deterministic).
 
     Returns
     -------
@@ -161,9 +166,9 @@ def did_2x2(
     }
     warnings: list[str] = []
     if inference == "wild":
-        est_w = _wild(y, X, names, w, groups, level, bootstrap_draws, seed)
-        ci, pval = est_w["ci"], est_w["pvalue"]
-        method += f"; wild cluster bootstrap ({est_w['weights']} weights, {bootstrap_draws} draws, null imposed)"
+        est_w = _wild(y, X, names.index("did"), w, groups, level, bootstrap_draws, seed, wild_weights)
+        ci, pval = tuple(est_w["ci"]), est_w["pvalue"]
+        method += "; " + _wild_words(est_w)
         diagnostics["wild_bootstrap"] = est_w
     elif inference != "analytic":
         raise InputError(f"unknown inference {inference!r}", field="inference", fix="use 'analytic' or 'wild'")
@@ -218,9 +223,22 @@ def _require_constant_within(data: pd.DataFrame, unit: str, treated: str) -> Non
         )
 
 
-def _wild(y, X, names, w, groups, level, draws, seed):  # pragma: no cover - replaced when built
-    raise InputError("wild cluster bootstrap is not built yet in this version", field="inference",
-                     fix="use inference='analytic'")
+def _wild(y: np.ndarray, X: np.ndarray, contrast: int | np.ndarray, w: np.ndarray | None,
+          groups: np.ndarray | None, level: float, draws: int, seed: int | None,
+          weight_type: str = "rademacher") -> dict[str, Any]:
+    """Restricted wild cluster bootstrap for one coefficient or contrast, as a diagnostics dict."""
+    if groups is None:
+        raise InputError("the wild cluster bootstrap needs clusters", field="cluster",
+                         fix="pass cluster= (or unit=) naming the cluster column, or use inference='analytic'")
+    res = wild_cluster_bootstrap(y, X, contrast, groups, weights=w, weight_type=weight_type,  # type: ignore[arg-type]
+                                 draws=draws, level=level, seed=seed)
+    return res.to_dict()
+
+
+def _wild_words(res: dict[str, Any]) -> str:
+    how = "all 2^G sign draws enumerated" if res["enumerated"] else f"{res['draws']} draws, seed {res['seed']}"
+    return (f"restricted wild cluster bootstrap-t ({res['weights']} weights, {how}; "
+            f"{res['n_clusters']} clusters; p-value and CI by test inversion)")
 
 
 def _example() -> tuple[pd.DataFrame, dict[str, Any]]:
