@@ -126,7 +126,8 @@ def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".") -> Inputs:
         validation["statutory"] = json_safe(stat.report)
         sources.append("statutory returns (CIN census, SSDA903) and local early-help export")
     if src.child_level is not None:
-        children = load(base_dir / src.child_level, dictionary="child_level")
+        # validated per authority by Evaluation, so one authority's bad rows fail only its run
+        children = load(base_dir / src.child_level)
         sources.append(f"child-level file {src.child_level.name}")
     if src.authority_panel is not None:
         panel = load(base_dir / src.authority_panel, dictionary="authority_panel")
@@ -167,6 +168,7 @@ class Evaluation:
         self.inputs = inputs if inputs is not None else load_inputs(config, base_dir)
         self.synthetic = self.inputs.synthetic
         self._check_authority()
+        self._validate_own_rows()
         self._results: dict[str, Estimate | NotAvailable] = {}
         self._sections: dict[int, Section] = {}
         self.disclosure_log: list[dict[str, Any]] = []
@@ -180,6 +182,18 @@ class Evaluation:
         if known and self.authority not in known:
             raise InputError(f"authority {self.authority!r} is not in the data", field="authority",
                              fix=f"use one of {', '.join(sorted(known)[:25])}")
+
+    def _validate_own_rows(self) -> None:
+        """Validate this authority's rows against the dictionary: one authority's bad data fails its run only."""
+        c = self.children
+        if c is None or self.synthetic:
+            return
+        from ehimpact.data import validate
+
+        report = validate(c, "child_level")
+        self.inputs.validation["child_level"] = {"errors": int(len(report.errors)),
+                                                 "warnings": int(len(report.warnings))}
+        report.raise_if_errors()
 
     @property
     def children(self) -> pd.DataFrame | None:
@@ -300,6 +314,11 @@ class Evaluation:
         label = self._outcome_label(outcome)
         try:
             spec = registry.get(design.name)
+        except InputError as exc:
+            est = NotAvailable(f"{design.name} on {outcome}", str(exc), kind="not_built")
+            self._results[key] = est
+            return est
+        try:
             data, kwargs = self.design_data(design, outcome)
             kwargs.pop("outcome_column", None)
             est = spec.func(data, **kwargs)
@@ -307,7 +326,7 @@ class Evaluation:
             if label and not est.outcome_label:
                 est.outcome_label = label
         except InputError as exc:
-            est = NotAvailable(f"{design.name} on {outcome}", str(exc))
+            est = NotAvailable(f"{design.name} on {outcome}", str(exc), kind="input_error")
         self._results[key] = est
         return est
 
@@ -332,9 +351,20 @@ class Evaluation:
     # ------------------------------------------------------------------ results
     @property
     def primary(self) -> Estimate | NotAvailable:
-        """The headline estimate: configured design on the primary outcome."""
-        return self.run_design(self.config.design, outcome=self.config.primary_outcome.column
-                               if self.config.design.name in CHILD_DESIGNS else None, key="primary")
+        """The headline estimate: configured design on the primary outcome.
+
+        Raises
+        ------
+        InputError
+            When the data cannot support the headline design (the run then fails and the batch
+            lists it); a design that is merely not built yet returns a note instead.
+        """
+        est = self.run_design(self.config.design, outcome=self.config.primary_outcome.column
+                              if self.config.design.name in CHILD_DESIGNS else None, key="primary")
+        if isinstance(est, NotAvailable) and est.kind == "input_error":
+            raise InputError(f"headline design failed: {est.reason}", field="design",
+                             fix="fix the data or choose another design")
+        return est
 
     def estimates(self) -> dict[str, Estimate]:
         """Every estimate computed so far (JSON-able via ``to_dict``)."""

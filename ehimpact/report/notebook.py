@@ -50,3 +50,14 @@ def finish(evaluation: Any, results_path: str, parameters: dict[str, Any] | None
     path = write_results(evaluation, results_path, parameters=parameters)
     display(Markdown(f"*Machine-readable results written to `{Path(path).name}`.*"))
     return path
+
+
+def regional_title(summary: Any) -> None:
+    """Title of the regional summary (and the synthetic watermark)."""
+    from IPython.display import HTML, Markdown, display
+
+    display(Markdown(f"# Regional summary: {summary.run_dir.name}\n\n"
+                     f"{len(summary.results)} authorities with results, {len(summary.failed)} failed."))
+    if summary.synthetic:
+        display(HTML(WATERMARK_CSS + '<p class="eh-banner">SYNTHETIC DATA: generated to demonstrate the method; '
+                     'describes no real children or families.</p>'))

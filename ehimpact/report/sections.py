@@ -23,6 +23,7 @@ class NotAvailable:
 
     what: str
     reason: str
+    kind: str = "not_built"  # "not_built" | "input_error"
 
     def text(self) -> str:
         return f"**{self.what}: not available.** {self.reason}"

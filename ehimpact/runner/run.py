@@ -227,8 +227,12 @@ def run_one(
 
 
 def check_authority(config_path: str | Path, authority: str | None) -> str:
-    """The authority to run: the argument, or the config's; InputError when neither."""
-    cfg, _ = load_config(config_path)
+    """Pre-flight for a single run: the config loads, its data files exist, and an authority is named.
+
+    Returns the authority to run (the argument, or the config's).
+    """
+    cfg, base = load_config(config_path)
+    cfg.evaluation.data.check_files(base)
     code = authority or cfg.evaluation.authority
     if not code:
         raise InputError("no authority to run", field="--authority",

@@ -1,0 +1,174 @@
+"""The ``ehimpact`` command.
+
+::
+
+    ehimpact demo [--authorities N] [--out DIR]      synthetic region, full batch, regional summary
+    ehimpact run CONFIG.yaml [--authority CODE]      one evaluation, one authority
+    ehimpact batch CONFIG.yaml [--workers N] [--scheduler ADDRESS] [--resume]
+    ehimpact validate DATA --dictionary NAME         check a data file against the dictionary
+    ehimpact synth --out DIR [...]                   write synthetic input files
+
+A user's mistake ends with one line on stderr (``error: ...``) and exit code 2; a batch
+with failed authorities exits 1; success exits 0.  No tracebacks for user errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from ehimpact.errors import InputError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ehimpact", description="Evaluate early help services: impact, costs, reports.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command")
+
+    d = sub.add_parser("demo", help="run the full batch on a built-in synthetic region")
+    d.add_argument("--authorities", type=int, default=19, help="number of synthetic authorities (default 19)")
+    d.add_argument("--out", default="outputs", help="output folder (default: outputs)")
+    d.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
+    d.add_argument("--seed", type=int, default=1, help="seed of the synthetic region")
+
+    r = sub.add_parser("run", help="run one evaluation for one authority")
+    r.add_argument("config", help="evaluation config (YAML)")
+    r.add_argument("--authority", help="GSS code (default: the config's evaluation.authority)")
+    r.add_argument("--out", help="output folder (default: the config's output_dir)")
+    r.add_argument("--pdf", action="store_true", help="also render a PDF (needs a local Chromium)")
+
+    b = sub.add_parser("batch", help="run an evaluation for every authority of a batch config")
+    b.add_argument("config", help="config with evaluation: and batch: sections")
+    b.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    b.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    b.add_argument("--resume", action="store_true", help="skip runs whose inputs are unchanged since they succeeded")
+    b.add_argument("--out", help="output folder (default: the config's output_dir)")
+    b.add_argument("--pdf", action="store_true", help="also render PDFs (needs a local Chromium)")
+    b.add_argument("--authority", action="append", help="restrict to this authority (repeatable)")
+
+    v = sub.add_parser("validate", help="check a data file against the data dictionary")
+    v.add_argument("data", help="CSV, Parquet or Excel file")
+    v.add_argument("--dictionary", required=True, help="child_level, authority_panel or core_dataset")
+
+    s = sub.add_parser("synth", help="write synthetic input files")
+    s.add_argument("--out", required=True, help="folder to write to")
+    s.add_argument("--authorities", type=int, default=19)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--formats", choices=["tables", "statutory", "both"], default="tables",
+                   help="tables (CSV/Parquet), statutory returns (CIN XML, SSDA903, local export), or both")
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ehimpact.runner.config import load_config
+    from ehimpact.runner.run import check_authority, run_one
+
+    cfg, _ = load_config(args.config)
+    code = check_authority(args.config, args.authority)
+    out = Path(args.out) if args.out else Path(cfg.output_dir)
+    outcome = run_one(args.config, code, out, run_name=cfg.batch.name if cfg.batch else "run", pdf=args.pdf)
+    if outcome.status == "failed":
+        print(f"error: run failed for {code}: {outcome.error}", file=sys.stderr)
+        print(f"details: {outcome.folder}", file=sys.stderr)
+        return 1
+    print(f"report: {Path(outcome.folder) / 'report.html'}")
+    return 0
+
+
+def _report_batch(result) -> int:  # noqa: ANN001
+    for o in result.outcomes:
+        if o.status == "failed":
+            print(f"failed: {o.authority}: {o.error}", file=sys.stderr)
+    ok = sum(o.status == "ok" for o in result.outcomes)
+    skipped = sum(o.status == "skipped" for o in result.outcomes)
+    print(f"{ok} run, {skipped} unchanged, {result.n_failed} failed")
+    print(f"index: {result.index.resolve()}")
+    return result.exit_code
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from ehimpact.runner.batch import run_batch
+
+    result = run_batch(args.config, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
+                       resume=args.resume, pdf=args.pdf or None, authorities=args.authority)
+    return _report_batch(result)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ehimpact.runner.batch import run_batch
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    src = Path(str(resources.files("ehimpact") / "resources" / "config" / "demo.yaml"))
+    cfg = yaml.safe_load(src.read_text())
+    cfg["evaluation"]["data"] = {"synthetic": {"n_authorities": args.authorities, "seed": args.seed}}
+    cfg["output_dir"] = str(out)
+    config_path = out / "demo_config.yaml"
+    config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    print(f"ehimpact demo: synthetic region of {args.authorities} authorities -> {out}", flush=True)
+    os.environ.setdefault("EHIMPACT_PROGRESS", "1")
+    result = run_batch(config_path, out_dir=out, workers=args.workers)
+    return _report_batch(result)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from ehimpact.data.validate import validate_file
+
+    report = validate_file(args.data, args.dictionary)
+    print(report.to_text() if hasattr(report, "to_text") else str(report))
+    return 0 if report.ok else 1
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from ehimpact.data import synthetic
+
+    out = Path(args.out)
+    region = synthetic.region(n_authorities=args.authorities, seed=args.seed)
+    written = []
+    if args.formats in ("tables", "both"):
+        written += list(region.write(out) or [])
+    if args.formats in ("statutory", "both"):
+        from ehimpact.data.statutory_writer import write_statutory
+
+        written += list(write_statutory(region, out / "statutory") or [])
+    print(f"synthetic region (seed {args.seed}, {args.authorities} authorities) written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ehimpact`` command."""
+    args = _parser().parse_args(argv)
+    if args.version:
+        from ehimpact import __version__
+
+        print(__version__)
+        return 0
+    handlers = {"demo": _cmd_demo, "run": _cmd_run, "batch": _cmd_batch, "validate": _cmd_validate,
+                "synth": _cmd_synth}
+    if args.command not in handlers:
+        _parser().print_help()
+        return 2
+    try:
+        return handlers[args.command](args)
+    except InputError as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        if len(str(exc).splitlines()) > 1:
+            print("\n".join(str(exc).splitlines()[1:]), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # pragma: no cover
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
