@@ -1,0 +1,269 @@
+"""eh.its: published reference (Lopez Bernal et al. 2017), equivalence with statsmodels, user errors, outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import yaml
+from numpy.testing import assert_allclose
+
+import ehimpact as eh
+from ehimpact import InputError
+from ehimpact.estimators.its import ITSResult, newey_west_lags
+
+
+@pytest.fixture(scope="module")
+def sicily(reference_dir):
+    return pd.read_csv(reference_dir / "its_sicily.csv")
+
+
+@pytest.fixture(scope="module")
+def spec(reference_dir):
+    return yaml.safe_load((reference_dir / "its_sicily.yaml").read_text())
+
+
+def _fit_case(sicily, case, **extra):
+    return eh.its(sicily, outcome="aces", time="time", intervention=37, family=case["family"], offset="stdpop",
+                  seasonality=case["seasonality"], slope_change=case["slope_change"], **extra)
+
+
+# ---------------------------------------------------------------------------- published reference
+def test_sicily_data_is_the_published_file(sicily, reference_dir):
+    digest = hashlib.md5((reference_dir / "its_sicily.csv").read_bytes()).hexdigest()
+    assert digest == "633952291c39be7e169573b0e25b45b4"  # as recorded in its_sicily.yaml
+    assert len(sicily) == 59
+    assert sicily.loc[sicily["smokban"] == 1, "time"].min() == 37
+
+
+@pytest.mark.parametrize("idx", range(4))
+def test_lopez_bernal_2017_sicily_models(sicily, spec, idx):
+    case = spec["cases"][idx]
+    tol = spec["tolerance"]
+    res = _fit_case(sicily, case)
+    coef = res.coefficients.set_index("term")
+    assert_allclose(coef.loc["level", "coef"], case["coef"], rtol=tol["coef_rtol"])
+    assert_allclose(coef.loc["level", "se"], case["se"], rtol=tol["se_rtol"])
+    assert_allclose(res.estimate, case["rr"], rtol=tol["coef_rtol"])
+    assert_allclose(res.ci, (case["lo"], case["hi"]), rtol=tol["se_rtol"])
+    # to the published precision (3 decimals)
+    assert [round(v, 3) for v in (res.estimate, *res.ci)] == case["rr_3dp"], case["name"]
+    assert res.scale == "ratio"
+    if "dispersion" in case:
+        assert_allclose(res.diagnostics["pearson_dispersion"], case["dispersion"], rtol=tol["se_rtol"])
+    if "trend_per_year" in case:
+        assert_allclose(np.exp(12 * coef.loc["time", "coef"]), case["trend_per_year"], rtol=tol["coef_rtol"])
+    if "slope_coef" in case:
+        assert_allclose(np.log(res.slope_change.estimate), case["slope_coef"], rtol=1e-6)
+        assert_allclose(res.slope_change.se, case["slope_se"], rtol=tol["se_rtol"])
+
+
+def test_sicily_by_date_with_calendar_months_matches(sicily, spec):
+    """Dates and calendar-month Fourier terms give the same model as time=1..59 (time = month mod 12)."""
+    case = spec["cases"][2]
+    d = sicily.assign(date=pd.to_datetime(dict(year=sicily.year, month=sicily.month, day=1)))
+    res = eh.its(d, outcome="aces", time="date", intervention="2005-01-10", family="quasipoisson", offset="stdpop",
+                 seasonality=2, slope_change=False)
+    assert_allclose(res.estimate, case["rr"], rtol=1e-7)
+    assert res.n_pre == 36 and res.n_post == 23 and res.period == "month"
+
+
+# ---------------------------------------------------------------------------- equivalence
+def _design(n, t0, month, covariate):
+    t = np.arange(n, dtype=float)
+    post = (t >= t0).astype(float)
+    cols = [np.ones(n), t, post, np.where(t >= t0, t - t0 + 1, 0.0)]
+    for j in (1, 2):
+        cols += [np.sin(2 * np.pi * j * month / 12), np.cos(2 * np.pi * j * month / 12)]
+    cols.append(covariate)
+    return np.column_stack(cols)
+
+
+def _count_series(seed=3, n=72, t0=40):
+    rng = np.random.default_rng(seed)
+    month = (np.arange(n) % 12) + 1.0
+    pop = rng.uniform(40_000, 45_000, n)
+    cov = rng.normal(size=n)
+    X = _design(n, t0, month, cov)
+    beta = np.array([np.log(60 / 10_000), 0.004, -0.15, -0.01, 0.1, 0.05, 0.02, -0.03, 0.05])
+    y = rng.poisson(np.exp(X @ beta + np.log(pop)))
+    df = pd.DataFrame({"period": pd.date_range("2015-01-01", periods=n, freq="MS"), "referrals": y,
+                       "children": pop, "unemployment": cov})
+    return df, X, np.log(pop)
+
+
+def test_poisson_point_estimates_equal_statsmodels_glm():
+    df, X, off = _count_series()
+    res = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
+                 offset="children", seasonality=2, covariates="unemployment")
+    ref = sm.GLM(df["referrals"].to_numpy(), X, family=sm.families.Poisson(), offset=off).fit()
+    assert_allclose(res.coefficients["coef"].to_numpy(), ref.params, rtol=0, atol=1e-8)
+    assert_allclose(res.coefficients["se"].to_numpy(), ref.bse, rtol=1e-8)
+    assert_allclose(np.log(res.estimate), ref.params[2], atol=1e-8)
+    assert_allclose(res.counterfactual["fitted"].to_numpy(), ref.fittedvalues, rtol=1e-8)
+
+
+def test_gaussian_hac_and_gls_equal_statsmodels():
+    rng = np.random.default_rng(11)
+    n, t0 = 96, 50
+    month = (np.arange(n) % 12) + 1.0
+    X = _design(n, t0, month, rng.normal(size=n))[:, :-1]
+    y = X @ np.array([50, 0.1, -4, -0.2, 2, 1, 0.5, 0.2]) + rng.normal(0, 2, n)
+    df = pd.DataFrame({"t": np.arange(1, n + 1), "m": month, "y": y})
+    lags = newey_west_lags(n)
+    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2)
+    ref = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
+    assert_allclose(hac.coefficients["coef"], ref.params, rtol=1e-9)
+    assert_allclose(hac.coefficients["se"], ref.bse, rtol=1e-9)
+    assert hac.diagnostics["hac_lags"] == lags == 3  # floor(4 * 0.96 ** (2/9)) = floor(3.96)
+    gls = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="gls")
+    g = sm.GLSAR(y, X, rho=1).iterative_fit(maxiter=50)
+    assert_allclose(gls.coefficients["coef"], g.params, rtol=1e-9)
+    assert_allclose(gls.coefficients["se"], g.bse, rtol=1e-9)
+
+
+def test_newey_west_rule():
+    assert [newey_west_lags(n) for n in (24, 60, 100, 120, 240, 1000)] == [2, 3, 4, 4, 4, 6]
+
+
+# ---------------------------------------------------------------------------- outputs
+def test_counterfactual_and_averted_are_consistent():
+    df, _, _ = _count_series(seed=8)
+    res = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="quasipoisson",
+                 offset="children", seasonality=2, event_label="referrals")
+    cf = res.counterfactual
+    assert list(cf.columns[:6]) == ["time", "observed", "fitted", "counterfactual", "lower", "upper"]
+    pre = ~cf["post"]
+    assert_allclose(cf.loc[pre, "fitted"], cf.loc[pre, "counterfactual"], rtol=1e-12)
+    assert (cf["lower"] <= cf["counterfactual"]).all() and (cf["counterfactual"] <= cf["upper"]).all()
+    post = cf["post"]
+    assert_allclose(res.averted.estimate, (cf.loc[post, "counterfactual"] - cf.loc[post, "fitted"]).sum(), rtol=1e-12)
+    assert res.averted.ci[0] < res.averted.estimate < res.averted.ci[1]
+    assert res.n_post == 32 and res.n_pre == 40
+    words = res.summary()
+    assert "fewer referrals over 32 months" in words or "more referrals over 32 months" in words
+    assert "95% CI" in words.splitlines()[1]
+    json.dumps(res.to_dict())
+
+
+def test_gaussian_averted_is_linear_in_the_coefficients():
+    rng = np.random.default_rng(2)
+    n, t0 = 60, 30
+    t = np.arange(n)
+    y = 20 + 0.1 * t - 3 * (t >= t0) - 0.1 * np.maximum(t - t0 + 1, 0) + rng.normal(0, 1, n)
+    df = pd.DataFrame({"t": t, "y": y})
+    res = eh.its(df, outcome="y", time="t", intervention=t0)
+    c = res.coefficients.set_index("term")["coef"]
+    m = n - t0
+    assert_allclose(res.averted.estimate, -(m * c["level"] + c["slope"] * m * (m + 1) / 2), rtol=1e-10)
+    assert_allclose(res.absolute_level, c["level"], rtol=1e-10)
+
+
+def test_plots(tmp_path):
+    df, _, _ = _count_series(seed=4)
+    res = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="quasipoisson",
+                 offset="children", seasonality=2, outcome_label="referrals")
+    ax = res.plot()
+    assert ax.get_ylabel() == "referrals per 10,000"
+    ax.figure.savefig(tmp_path / "its.png")
+    ax2 = res.plot_acf()
+    assert len(res.diagnostics["acf"]) > 5
+    ax2.figure.savefig(tmp_path / "acf.png")
+    with pytest.raises(TypeError):
+        res.plot(ax)  # keyword-only
+
+
+def test_result_type_and_diagnostics(sicily):
+    res = eh.its(sicily, outcome="aces", time="time", intervention=37, family="poisson", offset="stdpop",
+                 slope_change=False)
+    assert isinstance(res, ITSResult) and isinstance(res, eh.Estimate)
+    d = res.diagnostics
+    assert 0 < d["durbin_watson"] < 4 and 0 <= d["ljung_box_pvalue"] <= 1
+    assert d["pearson_dispersion"] > 3  # the tutorial's overdispersion
+    assert any("overdispersion" in w for w in res.warnings)
+    assert res.slope_change is None
+
+
+def test_fewer_than_eight_points_warns():
+    t = np.arange(20)
+    df = pd.DataFrame({"t": t, "y": 5 + 0.1 * t + (t >= 15) + np.sin(t)})
+    res = eh.its(df, outcome="y", time="t", intervention=15)
+    assert any("fewer than 8" in w for w in res.warnings)
+
+
+# ---------------------------------------------------------------------------- user errors
+@pytest.fixture()
+def monthly():
+    t = np.arange(36)
+    return pd.DataFrame({"period": pd.date_range("2020-01-01", periods=36, freq="MS"),
+                         "count": 100 + t, "pop": 50_000.0})
+
+
+def test_duplicate_periods_are_listed(monthly):
+    bad = pd.concat([monthly, monthly.iloc[[5, 9]]])
+    with pytest.raises(InputError, match=r"duplicate periods.*2020-06-01.*2020-10-01") as exc:
+        eh.its(bad, outcome="count", time="period", intervention="2021-06-01")
+    assert exc.value.field == "time" and exc.value.rows
+
+
+def test_missing_periods_are_listed(monthly):
+    with pytest.raises(InputError, match=r"missing periods.*2020-04-01.*2020-05-01") as exc:
+        eh.its(monthly.drop(index=[3, 4]), outcome="count", time="period", intervention="2021-06-01")
+    assert exc.value.field == "time"
+
+
+@pytest.mark.parametrize("when", ["2019-06-01", "2020-01-01", "2023-01-01"])
+def test_intervention_outside_the_series(monthly, when):
+    with pytest.raises(InputError, match="outside the series") as exc:
+        eh.its(monthly, outcome="count", time="period", intervention=when)
+    assert exc.value.field == "intervention"
+
+
+def test_intervention_of_the_wrong_kind(monthly):
+    with pytest.raises(InputError, match="holds dates"):
+        eh.its(monthly, outcome="count", time="period", intervention=12)
+    with pytest.raises(InputError, match="cannot read"):
+        eh.its(monthly, outcome="count", time="period", intervention="next spring")
+
+
+def test_non_positive_population(monthly):
+    bad = monthly.copy()
+    bad.loc[[2, 7], "pop"] = [0.0, -5.0]
+    with pytest.raises(InputError, match="population must be positive") as exc:
+        eh.its(bad, outcome="count", time="period", intervention="2021-06-01", family="poisson", offset="pop")
+    assert exc.value.field == "offset" and exc.value.rows == [2, 7]
+
+
+def test_too_few_points():
+    df = pd.DataFrame({"t": range(1, 8), "y": [3.0, 4, 5, 4, 6, 7, 6]})
+    with pytest.raises(InputError, match="too few points"):
+        eh.its(df, outcome="y", time="t", intervention=4, seasonality="month")
+
+
+def test_non_numeric_outcome(monthly):
+    bad = monthly.astype({"count": object})
+    bad.loc[4, "count"] = "n/a"
+    with pytest.raises(InputError, match="must be numeric") as exc:
+        eh.its(bad, outcome="count", time="period", intervention="2021-06-01")
+    assert exc.value.field == "outcome" and exc.value.rows == [4]
+
+
+def test_other_mistakes(monthly):
+    with pytest.raises(InputError, match="negative"):
+        eh.its(monthly.assign(count=-monthly["count"]), outcome="count", time="period", intervention="2021-06-01",
+               family="poisson")
+    with pytest.raises(InputError, match="unknown family"):
+        eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", family="binomial")
+    with pytest.raises(InputError, match="offset applies to count"):
+        eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", offset="pop")
+    with pytest.raises(InputError, match="does not apply"):
+        eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", family="poisson", errors="gls")
+    with pytest.raises(InputError, match="missing value"):
+        eh.its(monthly.assign(count=monthly["count"].where(monthly.index != 3)), outcome="count", time="period",
+               intervention="2021-06-01")
+    with pytest.raises(InputError, match="Fourier"):
+        eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", seasonality=7)
