@@ -1,0 +1,26 @@
+"""Reading the package data that ships with :mod:`ehimpact.costs` (unit costs, deflators, schedules)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+__all__ = ["data_text", "load_yaml"]
+
+
+def data_text(name: str) -> str:
+    """Text of a file in ``ehimpact/costs/data``."""
+    return resources.files("ehimpact.costs").joinpath("data", name).read_text(encoding="utf-8")
+
+
+@cache
+def _cached_yaml(name: str) -> Any:
+    return yaml.safe_load(data_text(name))
+
+
+def load_yaml(name: str) -> Any:
+    """Parsed YAML from the package data (cached; treat as read-only)."""
+    return _cached_yaml(name)
