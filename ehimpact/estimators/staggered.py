@@ -775,7 +775,8 @@ def staggered_did(
 
     var = rep.var(d.cluster)
     se = np.sqrt(var) / d.n
-    ref = np.array([c.t == c.base for c in cells] + [False] * (rep.m - m))
+    # reference cells (universal base period) and their aggregates have no sampling variance
+    ref = np.array([c.t == c.base for c in cells] + [False] * (rep.m - m)) | (var <= 0)
     se[ref] = np.nan
     z = float(stats.norm.ppf(0.5 + level / 2))
     crit_u = None

@@ -1,0 +1,280 @@
+"""staggered_did: peer reference with covariates, planted-effect simulation, user errors, invariances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from numpy.testing import assert_allclose
+
+import ehimpact as eh
+from ehimpact import InputError
+
+KW = dict(outcome="lemp", unit="countyreal", time="year", first_treated="first.treat")
+
+
+@pytest.fixture(scope="module")
+def mpdta(reference_dir):
+    return pd.read_csv(reference_dir / "mpdta.csv")
+
+
+@pytest.fixture(scope="module")
+def peer(reference_dir):
+    return yaml.safe_load((reference_dir / "mpdta_moderndid_covariates.yaml").read_text())
+
+
+# ----------------------------------------------------------------------------- peer references
+@pytest.mark.parametrize("method", ["dr", "ipw", "reg"])
+def test_covariates_match_moderndid(mpdta, peer, method):
+    ref = peer["panel"][method]
+    est = eh.staggered_did(mpdta, **KW, covariates="lpop", method=method, aggregate="dynamic")
+    assert est.att_gt["group"].tolist() == ref["group"] and est.att_gt["time"].tolist() == ref["time"]
+    print(f"{method}: max |ATT diff| {np.max(np.abs(est.att_gt['att'] - ref['att'])):.2e}, "
+          f"dynamic {est.estimate:.6f} ({est.se:.6f}) vs {ref['dynamic_overall']}")
+    assert_allclose(est.att_gt["att"], ref["att"], atol=peer["tolerance"]["att_abs"])
+    assert_allclose(est.att_gt["se"], ref["se"], rtol=peer["tolerance"]["se_rtol"])
+    assert_allclose([est.estimate, est.se], ref["dynamic_overall"], rtol=peer["tolerance"]["se_rtol"])
+
+
+@pytest.mark.parametrize("method", ["dr", "ipw", "reg"])
+def test_repeated_cross_section_matches_moderndid_points(mpdta, peer, method):
+    est = eh.staggered_did(mpdta, **{**KW, "unit": None}, covariates="lpop", method=method, panel=False)
+    assert_allclose(est.att_gt["att"], peer["repeated_cross_section_att"][method], atol=peer["tolerance"]["att_abs"])
+
+
+def test_repeated_cross_section_se_is_the_cell_formula(mpdta):
+    """One cell by hand: ATT = difference of four means, SE = sqrt(sum of squared IF) / n_cell."""
+    est = eh.staggered_did(mpdta, **{**KW, "unit": None}, panel=False)
+    s = mpdta[mpdta.year.isin([2003, 2004]) & mpdta["first.treat"].isin([0, 2004])]
+    m = s.groupby([s["first.treat"] > 0, s.year == 2004])["lemp"]
+    mean, var, n = m.mean(), m.var(ddof=0), m.size()
+    att = (mean[True, True] - mean[True, False]) - (mean[False, True] - mean[False, False])
+    se = np.sqrt((var / n).sum())
+    row = est.att_gt.query("group == 2004 and time == 2004").iloc[0]
+    assert_allclose(row["att"], att, rtol=1e-12)
+    assert_allclose(row["se"], se, rtol=1e-12)
+
+
+def test_no_covariate_paths_agree(mpdta):
+    """Vectorised panel path == per-cell regression path (reg with an intercept only)."""
+    from ehimpact.estimators import staggered as st
+
+    fast = eh.staggered_did(mpdta, **KW, control_group="not_yet", aggregate="group")
+    d = st._prepare(mpdta, **KW, covariates=[], weights=None, cluster=None, panel=True, anticipation=0)
+    cells = st._cells(d, "not_yet", 0, "varying", False)
+    att, rep, *_ = st._covariate_cells(d, cells, "dr", False)
+    assert_allclose(fast.att_gt["att"], att, atol=1e-12)
+    assert_allclose(fast.att_gt["se"], np.sqrt(rep.var()) / d.n, rtol=1e-10)
+
+
+def test_unbalanced_panel_path(mpdta):
+    rng = np.random.default_rng(0)
+    drop = mpdta.sample(frac=0.05, random_state=rng.integers(1 << 30)).index
+    est = eh.staggered_did(mpdta.drop(index=drop), **KW, panel=False, aggregate="dynamic")
+    full = eh.staggered_did(mpdta, **KW, aggregate="dynamic")
+    assert abs(est.estimate - full.estimate) < 3 * full.se
+    assert "unbalanced panel" in est.method
+    with pytest.raises(InputError, match="unbalanced"):
+        eh.staggered_did(mpdta.drop(index=drop), **KW)
+
+
+# ----------------------------------------------------------------------------- simulation
+def simulate(rng, n=300, T=8, cluster_sd=0.0, n_clusters=None):
+    """Staggered adoption with effects growing with exposure and differing by cohort (TWFE is biased)."""
+    cohorts = np.array([0, 4, 6, 8])  # 0 = never; periods 1..T
+    if n_clusters:  # adoption decided by the cluster (authority), as in practice
+        cl = rng.integers(0, n_clusters, n)
+        g = cohorts[rng.integers(0, 4, n_clusters)][cl]
+    else:
+        g = cohorts[rng.integers(0, 4, n)]
+    unit_fe = rng.normal(size=n) + 0.3 * (g == 4)
+    t = np.arange(1, T + 1)
+    exposure = np.where((g[:, None] > 0) & (t[None, :] >= g[:, None]), t[None, :] - g[:, None] + 1, 0)
+    slope = np.select([g == 4, g == 6, g == 8], [0.5, 0.3, 0.2], 0.0)
+    effect = slope[:, None] * exposure
+    y = unit_fe[:, None] + 0.2 * t[None, :] + effect + rng.normal(size=(n, T))
+    if n_clusters:
+        y = y + cluster_sd * rng.normal(size=(n_clusters, T))[cl]
+    df = pd.DataFrame({"y": y.ravel(), "id": np.repeat(np.arange(n), T), "t": np.tile(t, n),
+                       "g": np.repeat(g, T)})
+    if n_clusters:
+        df["area"] = np.repeat(cl, T)
+    treated = exposure > 0
+    true_simple = effect[treated].mean()  # simple aggregation = treated-unit-period average
+    return df, true_simple
+
+
+def _coverage(reps, seed, **kw):
+    rng = np.random.default_rng(seed)
+    est, cover, truths, twfe = [], [], [], []
+    for _ in range(reps):
+        df, truth = simulate(rng)
+        r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", **kw)
+        est.append(r.estimate)
+        truths.append(truth)
+        cover.append(r.ci[0] <= truth <= r.ci[1])
+        d = (df["g"] > 0) & (df["t"] >= df["g"])
+        yd = df["y"] - df.groupby("id")["y"].transform("mean") - df.groupby("t")["y"].transform("mean")
+        dd = d - d.groupby(df["id"]).transform("mean") - d.groupby(df["t"]).transform("mean") + d.mean()
+        twfe.append(float((yd * dd).sum() / (dd * dd).sum()))
+    est, truths = np.array(est), np.array(truths)
+    bias = (est - truths).mean() / truths.mean()
+    twfe_bias = (np.array(twfe) - truths).mean() / truths.mean()
+    return bias, float(np.mean(cover)), twfe_bias
+
+
+def test_simulation_bias_and_coverage_fast():
+    bias, cov, twfe_bias = _coverage(150, seed=11)
+    print(f"150 reps: relative bias {bias:+.3%}, 95% CI coverage {cov:.3f}, TWFE relative bias {twfe_bias:+.1%}")
+    assert abs(bias) < 0.10
+    assert 0.92 <= cov <= 0.98
+    assert abs(twfe_bias) > 0.10  # the design is one where TWFE is biased
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [{}, {"control_group": "not_yet", "bootstrap": 199}])
+def test_simulation_bias_and_coverage_slow(kw):
+    bias, cov, twfe_bias = _coverage(500, seed=12, **kw)
+    print(f"500 reps {kw}: relative bias {bias:+.3%}, coverage {cov:.3f}, TWFE relative bias {twfe_bias:+.1%}")
+    assert abs(bias) < 0.10
+    assert 0.92 <= cov <= 0.98
+
+
+def test_cluster_se_larger_with_cluster_shocks():
+    df, _ = simulate(np.random.default_rng(4), n=600, cluster_sd=1.0, n_clusters=40)
+    plain = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g")
+    cl = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", cluster="area")
+    assert cl.estimate == pytest.approx(plain.estimate, rel=1e-12)
+    assert cl.se > 1.5 * plain.se
+    boot = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", cluster="area",
+                            bootstrap=999, seed=1)
+    assert boot.se == pytest.approx(cl.se, rel=0.15)
+
+
+# ----------------------------------------------------------------------------- invariances and options
+def test_row_order_and_unit_relabelling(mpdta):
+    base = eh.staggered_did(mpdta, **KW, aggregate="group")
+    shuffled = mpdta.sample(frac=1, random_state=3).copy()
+    shuffled["countyreal"] = "c" + (shuffled["countyreal"] * 7 % 100003).astype(str)
+    other = eh.staggered_did(shuffled, **KW, aggregate="group")
+    assert_allclose(other.att_gt["att"], base.att_gt["att"], rtol=1e-10)
+    assert_allclose(other.att_gt["se"], base.att_gt["se"], rtol=1e-10)
+    assert other.estimate == pytest.approx(base.estimate, rel=1e-10)
+
+
+def test_datetime_periods_and_nan_never_treated(mpdta):
+    df = mpdta.copy()
+    df["date"] = pd.to_datetime(df["year"].astype(str) + "-04-01")
+    df["start"] = pd.to_datetime(df["first.treat"].replace(0, np.nan).astype("Int64").astype(str) + "-04-01",
+                                 errors="coerce")
+    est = eh.staggered_did(df, outcome="lemp", unit="countyreal", time="date", first_treated="start")
+    base = eh.staggered_did(mpdta, **KW)
+    assert_allclose(est.att_gt["att"], base.att_gt["att"], rtol=1e-12)
+    assert est.att_gt["time"].iloc[0] == pd.Timestamp("2004-04-01")
+    df2 = mpdta.assign(ft=mpdta["first.treat"].replace(0, np.nan))
+    assert eh.staggered_did(df2, **{**KW, "first_treated": "ft"}).estimate == pytest.approx(base.estimate)
+
+
+def test_weights_scale_invariant_and_matter(mpdta):
+    a = eh.staggered_did(mpdta.assign(w=np.exp(mpdta["lpop"])), **KW, weights="w")
+    b = eh.staggered_did(mpdta.assign(w=10 * np.exp(mpdta["lpop"])), **KW, weights="w")
+    c = eh.staggered_did(mpdta, **KW)
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-12) and a.se == pytest.approx(b.se, rel=1e-12)
+    assert abs(a.estimate - c.estimate) > 1e-4
+
+
+def test_universal_base_and_anticipation(mpdta):
+    u = eh.staggered_did(mpdta, **KW, base_period="universal", aggregate="dynamic")
+    ref = u.aggregate("dynamic").effects.set_index("event_time")
+    assert ref.loc[-1, "att"] == 0 and np.isnan(ref.loc[-1, "se"])
+    v = eh.staggered_did(mpdta, **KW, aggregate="dynamic")
+    assert u.estimate == pytest.approx(v.estimate, rel=1e-12)  # post cells are identical
+    a = eh.staggered_did(mpdta.query("`first.treat` != 2004"), **KW, anticipation=1)
+    assert set(a.att_gt["group"]) == {2006, 2007}
+
+
+def test_not_yet_without_never_treated_drops_last_cohort(mpdta):
+    est = eh.staggered_did(mpdta.query("`first.treat` > 0"), **KW, control_group="not_yet")
+    assert est.warnings and 2007 not in set(est.att_gt.query("event_time >= 0")["group"])
+
+
+def test_plots(mpdta, tmp_path):
+    import matplotlib.pyplot as plt
+
+    est = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=1)
+    for kind in ("att_gt", "dynamic", "group", "calendar", "simple"):
+        ax = est.plot(kind=kind)
+        assert ax.get_title()
+        ax.figure.savefig(tmp_path / f"{kind}.png")
+        plt.close(ax.figure)
+    assert (tmp_path / "dynamic.png").stat().st_size > 1000
+
+
+def test_to_dict_is_json_safe(mpdta):
+    import json
+
+    est = eh.staggered_did(mpdta, **KW, bootstrap=99, seed=1)
+    json.dumps(est.to_dict())
+    assert "percentage" not in est.summary()  # continuous outcome
+
+
+# ----------------------------------------------------------------------------- user errors
+def test_missing_column(mpdta):
+    with pytest.raises(InputError, match="first_treated"):
+        eh.staggered_did(mpdta, **{**KW, "first_treated": "nope"})
+
+
+def test_first_treated_varies_within_unit(mpdta):
+    bad = mpdta.copy()
+    bad.loc[bad.index[0], "first.treat"] = 2006
+    with pytest.raises(InputError, match="first_treated changes over time") as exc:
+        eh.staggered_did(bad, **KW)
+    assert exc.value.field == "first_treated" and exc.value.rows
+
+
+def test_no_comparison_units_names_cohorts(mpdta):
+    with pytest.raises(InputError, match="no never-treated units") as exc:
+        eh.staggered_did(mpdta.query("`first.treat` > 0"), **KW)
+    assert "2004" in str(exc.value) and "not_yet" in str(exc.value)
+
+
+def test_cohort_without_pre_period(mpdta):
+    bad = mpdta.copy()
+    bad.loc[bad["first.treat"] == 2004, "first.treat"] = 2003
+    with pytest.raises(InputError, match="2003 have no pre-treatment period"):
+        eh.staggered_did(bad, **KW)
+    with pytest.raises(InputError, match="pre-treatment period"):
+        eh.staggered_did(mpdta, **KW, anticipation=1)
+    with pytest.raises(InputError, match="at least a before and an after"):
+        eh.staggered_did(mpdta.query("year == 2004"), **KW)
+
+
+def test_singular_covariate_in_small_cohort_names_cohort_and_covariate(mpdta):
+    bad = mpdta.assign(region=np.where(mpdta["first.treat"] == 2004, "north", "south"),
+                       x=mpdta["lpop"])
+    bad.loc[bad["first.treat"] == 0, "x"] = 1.0  # constant among comparison units
+    with pytest.raises(InputError) as exc:
+        eh.staggered_did(bad, **KW, covariates=["x"], method="reg")
+    msg = str(exc.value)
+    assert "cohort 2004" in msg and "'x'" in msg and "singular" not in msg.lower()
+    with pytest.raises(InputError, match="region"):
+        eh.staggered_did(bad, **KW, covariates=["region"], method="dr")
+
+
+def test_duplicates_and_bad_arguments(mpdta):
+    with pytest.raises(InputError, match="more than once"):
+        eh.staggered_did(pd.concat([mpdta, mpdta.head(3)]), **KW)
+    for arg, val in [("method", "ols"), ("control_group", "nyt"), ("aggregate", "event"),
+                     ("bootstrap", 10), ("anticipation", -1), ("base_period", "x")]:
+        with pytest.raises(InputError) as exc:
+            eh.staggered_did(mpdta, **KW, **{arg: val})
+        assert exc.value.field == arg
+    with pytest.raises(InputError, match="unit"):
+        eh.staggered_did(mpdta, **{**KW, "unit": None})
+    with pytest.raises(InputError, match="missing"):
+        eh.staggered_did(mpdta.assign(lemp=mpdta["lemp"].where(mpdta.index != 5)), **KW)
+    with pytest.raises(InputError, match="cluster"):
+        eh.staggered_did(mpdta.assign(c=np.arange(len(mpdta)) % 7), **KW, cluster="c")
+    with pytest.raises(InputError, match="kind"):
+        eh.staggered_did(mpdta, **KW).aggregate("bogus")
