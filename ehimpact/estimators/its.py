@@ -241,6 +241,7 @@ class ITSResult(Estimate):
         ax.set_xlabel(self.period)
         ax.set_title(title or f"Interrupted time series: {label}")
         ax.legend(frameon=False, fontsize=8)
+        ax.figure.tight_layout()
         return ax
 
     def plot_acf(self, *, ax: Axes | None = None, lags: int | None = None) -> Axes:
@@ -272,6 +273,7 @@ class ITSResult(Estimate):
         ax.set_xlabel("lag")
         ax.set_ylabel("autocorrelation")
         ax.set_title("Residual autocorrelation")
+        ax.figure.tight_layout()
         return ax
 
 
