@@ -1,0 +1,493 @@
+"""Column mapping for a local early-help export (case-management system → ``child_level``).
+
+Every authority's case-management system (Liquidlogic EHM, Mosaic, Capita One, ...)
+exports early-help episodes with its own column names and codes.  A small YAML file
+says which export column feeds which ``child_level`` field (DATA_CONTRACT §1), how to
+translate its codes, and how its dates are written::
+
+    source: "Anytown EHM episode export"
+    date_format: "%d/%m/%Y"             # default for every date field
+    constants:
+      authority_code: E06000036         # a value for the whole file
+    fields:
+      child_id: "Person ID"             # short form: just the column
+      referral_date: "Referral Date"
+      end_date: {column: "Closed", format: "%Y-%m-%d"}
+      received_early_help:
+        column: "Outcome"
+        codes: {Supported: 1, "Waiting list": 0, Declined: 0}
+      sex: {column: "Gender", codes: {F: female, M: male, U: other_unknown}}
+      date_of_birth: "DOB"              # used for age at referral, then dropped
+
+Columns the mapping does not name are never read into the output, so names,
+addresses and postcodes in the export are discarded by construction.  The mapping is
+validated before any data is touched (:func:`load_mapping`); applying it
+(:func:`read_local_export`) reports every unmapped or invalid value with counts and
+example codes, never a child's record.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ehimpact.data.privacy import (
+    DIRECT_IDENTIFIERS,
+    Salt,
+    _norm,
+    age_at,
+    pseudonymise,
+    resolve_salt,
+)
+from ehimpact.data.read_report import (
+    ReadReport,
+    check_order,
+    map_codes,
+    parse_dates,
+    read_csv_records,
+)
+from ehimpact.errors import InputError
+
+__all__ = ["FIELDS", "REQUIRED", "ColumnMapping", "LocalExport", "load_mapping", "read_local_export"]
+
+_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "intervention_type": ("key_worker", "parenting_programme", "family_hub", "targeted_youth", "none"),
+    "referral_source": ("school", "health", "police", "self_family", "la_services", "other"),
+    "sex": ("female", "male", "other_unknown"),
+    "ethnicity": ("white", "mixed", "asian", "black", "other", "unknown"),
+}
+_FLAGS = ("received_early_help", "disability_sen", "fsm", "tf_crime", "tf_school",
+          "tf_children_need_help", "tf_worklessness", "tf_domestic_abuse", "tf_health",
+          "exclusion_12m", "yj_entry_24m")  # fmt: skip
+
+#: child_level fields a local export can feed, with their kind.  Outcomes derived from
+#: statutory events (csc_referral_12m, s47_12m, cpp_12m, cla_24m, reref_eh_12m) and
+#: index_date are derived, not mapped.
+FIELDS: dict[str, str] = {
+    "child_id": "id", "family_id": "id", "authority_code": "string",
+    "referral_date": "date", "assessment_date": "date", "start_date": "date", "end_date": "date",
+    "date_of_birth": "dob", "age": "int", "prior_contacts": "int", "absence_rate": "float",
+    "synthetic": "bool",
+    **{f: "flag" for f in _FLAGS},
+    **{f: "category" for f in _CATEGORIES},
+}  # fmt: skip
+#: Fields every mapping must provide.
+REQUIRED: tuple[str, ...] = ("child_id", "referral_date", "end_date", "received_early_help")
+_RANGES = {"age": (0, 17), "prior_contacts": (0, 1000), "absence_rate": (0.0, 100.0)}
+_TRUE = {"1", "y", "yes", "true", "t"}
+_FALSE = {"0", "n", "no", "false", "f"}
+_TOP_KEYS = {"source", "date_format", "constants", "fields", "drop", "sheet", "description"}
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """How one ``child_level`` field is read: source column, date format, code map."""
+
+    target: str
+    column: str | None
+    constant: Any = None
+    fmt: str | None = None
+    codes: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A validated column mapping (see the module docstring for the YAML layout).
+
+    Attributes
+    ----------
+    fields : dict
+        Target field -> :class:`FieldMap`.
+    source : str
+        Free-text description of the export.
+    sheet : str or int or None
+        Excel sheet to read (first sheet by default).
+    """
+
+    fields: dict[str, FieldMap]
+    source: str = ""
+    sheet: str | int | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """Export columns the mapping reads."""
+        return [f.column for f in self.fields.values() if f.column is not None]
+
+
+@dataclass
+class LocalExport:
+    """A local early-help export read through a mapping.
+
+    Attributes
+    ----------
+    children : DataFrame
+        ``child_level`` input fields (pseudonymous ids, no direct identifiers).
+    referrals : DataFrame
+        ``child_id, referral_date`` of every row with a valid id and referral date
+        (the ``eh_referral`` events, including rows excluded from ``children``).
+    unmapped : DataFrame
+        ``field, column, code, n``: codes found in the data that the mapping does not
+        translate (counts and codes only).
+    report : ReadReport
+    """
+
+    children: pd.DataFrame
+    referrals: pd.DataFrame
+    unmapped: pd.DataFrame
+    report: ReadReport = field(default_factory=ReadReport)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
+    """Read and validate a column-mapping YAML file (or an already-parsed dict).
+
+    Parameters
+    ----------
+    mapping : path or dict
+
+    Returns
+    -------
+    ColumnMapping
+
+    Raises
+    ------
+    InputError
+        One error listing every problem: unknown keys or target fields (with the
+        closest valid name), required fields not mapped, code maps to values the data
+        dictionary does not allow, direct identifiers as targets.  ``.problems`` holds
+        the table.
+
+    Examples
+    --------
+    >>> m = load_mapping({"fields": {"child_id": "ID", "referral_date": "Ref",
+    ...     "end_date": "End", "received_early_help": {"column": "Sup", "codes": {"Y": 1, "N": 0}}}})
+    >>> sorted(m.fields)
+    ['child_id', 'end_date', 'received_early_help', 'referral_date']
+    """
+    name = "mapping"
+    if isinstance(mapping, (str, Path)):
+        path = Path(mapping)
+        name = path.name
+        if not path.is_file():
+            raise InputError(f"mapping file not found: {path}", field="mapping",
+                             fix="check the path to the column-mapping YAML")
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise InputError(f"{name} is not valid YAML ({str(err).splitlines()[0]})",
+                             field="mapping", fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    else:
+        doc = dict(mapping)
+    if not isinstance(doc, dict) or not isinstance(doc.get("fields"), dict):
+        raise InputError(f"{name} has no 'fields:' section", field="mapping",
+                         fix="add 'fields:' with one 'child_level_field: Export Column' per line")
+    problems: list[dict[str, str]] = []
+
+    def bad(key: str, problem: str, fix: str) -> None:
+        problems.append({"field": key, "rows": "", "problem": problem, "fix": fix})
+
+    for key in sorted(set(doc) - _TOP_KEYS):
+        bad(key, "unknown top-level key", f"use only {', '.join(sorted(_TOP_KEYS))}")
+    default_fmt = doc.get("date_format", "%d/%m/%Y")
+    fields: dict[str, FieldMap] = {}
+    constants = doc.get("constants") or {}
+    if not isinstance(constants, dict):
+        bad("constants", "must be a mapping of field: value", "write 'constants:' then 'field: value' lines")
+        constants = {}
+    entries = [(t, s, False) for t, s in doc["fields"].items()] + [
+        (t, v, True) for t, v in constants.items()
+    ]
+    for target, spec, is_constant in entries:
+        target = str(target)
+        if _norm(target) in DIRECT_IDENTIFIERS and target != "date_of_birth":
+            bad(target, "is a direct identifier and may not be loaded",
+                "remove it from the mapping: identifiers are dropped on load")
+            continue
+        if target not in FIELDS:
+            near = difflib.get_close_matches(target, list(FIELDS), n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"valid fields: {', '.join(FIELDS)}"
+            bad(target, "is not a child_level field", hint)
+            continue
+        if target in fields:
+            bad(target, "is mapped twice (in fields and constants)", "keep one")
+            continue
+        if is_constant:
+            fields[target] = FieldMap(target, None, constant=spec)
+            continue
+        if isinstance(spec, str):
+            spec = {"column": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
+            bad(target, "needs a source column name", f"write '{target}: Export Column Name'")
+            continue
+        unknown = set(spec) - {"column", "format", "codes"}
+        if unknown:
+            bad(target, f"unknown option(s) {sorted(unknown)}", "use column, format, codes")
+        codes = spec.get("codes")
+        if codes is not None:
+            if not isinstance(codes, dict):
+                bad(target, "codes must be a mapping 'their code: dictionary value'", "fix the YAML")
+                codes = None
+            else:
+                codes = {str(k).strip(): v for k, v in codes.items()}
+                for code, value in codes.items():
+                    if not _allowed(target, value):
+                        bad(target, f"code {code!r} maps to {value!r}, which is not allowed",
+                            f"map it to one of {_allowed_text(target)}")
+        fmt = spec.get("format", default_fmt if FIELDS[target] in ("date", "dob") else None)
+        fields[target] = FieldMap(target, spec["column"], fmt=fmt, codes=codes)
+    for required in REQUIRED:
+        if required not in fields:
+            bad(required, "required field is not mapped", f"add '{required}: <export column>' under fields")
+    if problems:
+        table = pd.DataFrame(problems)
+        listing = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise InputError(f"{name}: {len(problems)} problem(s) in the column mapping: {listing}",
+                         field="mapping", fix="; ".join(dict.fromkeys(p["fix"] for p in problems)),
+                         problems=table)
+    sheet = doc.get("sheet")
+    return ColumnMapping(fields=fields, source=str(doc.get("source", "")), sheet=sheet)
+
+
+def _allowed(target: str, value: Any) -> bool:
+    kind = FIELDS[target]
+    if kind == "category":
+        return value in _CATEGORIES[target]
+    if kind in ("flag", "bool"):
+        return value in (0, 1, True, False)
+    return True
+
+
+def _allowed_text(target: str) -> str:
+    kind = FIELDS[target]
+    if kind == "category":
+        return ", ".join(_CATEGORIES[target])
+    return "0 or 1"
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def read_local_export(
+    path: str | Path,
+    mapping: str | Path | MappingABC[str, Any] | ColumnMapping,
+    *,
+    salt: str | Salt | None = None,
+    episodes: str = "first",
+) -> LocalExport:
+    """Read a local early-help export (CSV or Excel) through a column mapping.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv``, ``.xlsx`` or ``.xls`` file.
+    mapping : path, dict or ColumnMapping
+        See :func:`load_mapping`.
+    salt : str or Salt, optional
+        Secret for the id hash (``$EHIMPACT_SALT`` by default); use the same one as for
+        the CIN census and SSDA903 so the sources link.
+    episodes : {"first", "all"}, default "first"
+        ``"first"``: each child's earliest referral is the evaluated episode and later
+        rows are re-referrals (``eh_referral`` events only, not validated as episodes).
+        ``"all"``: every row is an episode.
+
+    Returns
+    -------
+    LocalExport
+
+    Raises
+    ------
+    InputError
+        If the mapping is invalid, the file cannot be read, or a mapped column is not in
+        the file (the message lists the missing and the available columns).
+
+    Notes
+    -----
+    Records are excluded (and reported with their line and field) when the child id
+    is blank, the referral date is blank or invalid, the end date is before the start
+    date, the start date is before the referral date, a supported episode has no end
+    date (still open), or the row repeats an earlier child id and referral date.
+    Invalid optional values are set to missing and reported.  When ``date_of_birth`` is
+    mapped, age at referral is computed from the full date and the date is dropped.
+
+    Examples
+    --------
+    >>> eh = read_local_export("eh_episodes.csv", "config/mapping_example.yaml",
+    ...                        salt="a-long-secret")  # doctest: +SKIP
+    >>> eh.unmapped  # doctest: +SKIP
+    """
+    if episodes not in ("first", "all"):
+        raise InputError(f"unknown episodes={episodes!r}", field="episodes",
+                         fix='use "first" (earliest referral per child) or "all"')
+    spec = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
+    key = resolve_salt(salt)
+    path = Path(path)
+    report = ReadReport()
+    raw = _read_raw(path, spec, report)
+    missing = [c for c in spec.columns if c not in raw.columns]
+    if missing:
+        available = [c for c in raw.columns if c != "_record"]
+        raise InputError(
+            f"{path.name} lacks mapped column(s) {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(repr, available[:30]))}",
+            field="local_export",
+            fix="correct the column names in the mapping YAML (or the export's header line)",
+        )
+    out = pd.DataFrame(index=raw.index)
+    bad = pd.Series(False, index=raw.index)
+    unmapped: list[dict[str, Any]] = []
+    for target, fm in spec.fields.items():
+        if fm.column is None:
+            out[target] = fm.constant
+            continue
+        kind = FIELDS[target]
+        if fm.codes is not None:
+            out[target] = _coded(raw, fm, path, report, unmapped)
+            if kind in ("int", "float", "flag", "bool"):
+                out[target] = pd.to_numeric(out[target], errors="coerce")
+                if kind in ("flag", "bool"):
+                    out[target] = out[target].astype("Int8")
+        elif kind in ("date", "dob"):
+            required = target == "referral_date"
+            out[target], excl = parse_dates(raw, fm.column, fmt=fm.fmt or "%d/%m/%Y", file=path,
+                                            report=report, required=required, label=fm.column)
+            bad |= excl
+        elif kind in ("flag", "bool"):
+            out[target] = _flag(raw, fm, path, report, unmapped)
+        elif kind in ("int", "float"):
+            out[target] = _number(raw, fm, kind, path, report)
+        elif kind == "category":
+            identity = {v: v for v in _CATEGORIES[target]}
+            out[target] = _coded(raw, FieldMap(target, fm.column, codes=identity), path, report,
+                                 unmapped)
+        else:
+            out[target] = raw[fm.column]
+    blank_id = raw[spec.fields["child_id"].column].isna()
+    for rec in raw.loc[blank_id, "_record"]:
+        report.add(file=path, record=rec, field=spec.fields["child_id"].column,
+                   problem="blank child id", action="record excluded")
+    bad |= blank_id
+    if "date_of_birth" in out:
+        if "age" not in out:
+            out["age"] = age_at(out["date_of_birth"], out["referral_date"])
+        out = out.drop(columns="date_of_birth")
+    _check_ranges(out, raw, spec, path, report)
+    for start, end in (("referral_date", "start_date"), ("start_date", "end_date")):
+        if start in out and end in out:
+            bad |= check_order(raw, out[start], out[end], end_label=spec.fields[end].column or end,
+                               start_label=spec.fields[start].column or start, file=path,
+                               report=report)
+    out["child_id"] = pseudonymise(raw[spec.fields["child_id"].column], key)
+    if "family_id" in out:
+        out["family_id"] = pseudonymise(out["family_id"], key)
+    # every row with an id and a referral date is an eh_referral event, whatever else is wrong
+    has_referral = ~blank_id & out["referral_date"].notna()
+    referrals = out.loc[has_referral, ["child_id", "referral_date"]].reset_index(drop=True)
+    if episodes == "first":  # later referrals of a child are events, not evaluated episodes
+        earliest = out.loc[has_referral].groupby("child_id")["referral_date"].transform("min")
+        later = (out["referral_date"] > earliest.reindex(out.index)).fillna(False).astype(bool)
+        bad |= later
+    open_episode = (out["received_early_help"] == 1).fillna(False) & out["end_date"].isna() & ~bad
+    for rec in raw.loc[open_episode, "_record"]:
+        report.add(file=path, record=rec, field=spec.fields["end_date"].column or "end_date",
+                   problem="supported episode has no end date (still open)",
+                   action="record excluded")
+    no_treatment = out["received_early_help"].isna() & ~bad
+    for rec in raw.loc[no_treatment, "_record"]:
+        report.add(file=path, record=rec, field=spec.fields["received_early_help"].column or "",
+                   problem="received_early_help is blank or unmapped", action="record excluded")
+    bad |= open_episode | no_treatment
+    dup = out.loc[~bad, ["child_id", "referral_date"]].duplicated(keep="first").reindex(
+        out.index, fill_value=False
+    )
+    for rec in raw.loc[dup, "_record"]:
+        report.add(file=path, record=rec, field=spec.fields["referral_date"].column or "",
+                   problem="duplicate episode (same child and referral date as an earlier row)",
+                   action="duplicate excluded")
+    keep = ~(bad | dup)
+    n_later = int(later.sum()) if episodes == "first" else 0
+    report.count(path, "episodes", read=raw.attrs.get("n_lines", len(raw)) - n_later,
+                 kept=int(keep.sum()))
+    report.count(path, "referrals", read=raw.attrs.get("n_lines", len(raw)), kept=len(referrals))
+    table = pd.DataFrame(unmapped, columns=["field", "column", "code", "n"])
+    if not table.empty:
+        table = table.groupby(["field", "column", "code"], as_index=False)["n"].sum()
+    ordered = [c for c in FIELDS if c in out]
+    return LocalExport(children=out.loc[keep, ordered].reset_index(drop=True), referrals=referrals,
+                       unmapped=table, report=report)
+
+
+def _read_raw(path: Path, spec: ColumnMapping, report: ReadReport) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(f"file not found: {path}", field="local_export", fix="check the path")
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        try:
+            frame = pd.read_excel(path, sheet_name=spec.sheet or 0, dtype=str)
+        except Exception as err:  # openpyxl raises many types for a damaged workbook
+            raise InputError(f"{path.name} cannot be read as Excel ({type(err).__name__})",
+                             field="local_export", fix="re-save it as .xlsx or export CSV") from None
+        frame.columns = [str(c).strip() for c in frame.columns]
+        frame = frame.astype(object).where(frame.notna(), None)
+        frame = frame.apply(lambda s: s.map(lambda v: v.strip() or None if isinstance(v, str) else v))
+        frame["_record"] = [f"row {i + 2}" for i in range(len(frame))]
+        frame.attrs["n_lines"] = len(frame)
+        return frame
+    _, frame = read_csv_records(path, argument="local_export", report=report)
+    return frame
+
+
+def _coded(raw: pd.DataFrame, fm: FieldMap, path: Path, report: ReadReport,
+           unmapped: list[dict[str, Any]]) -> pd.Series:
+    assert fm.column is not None and fm.codes is not None
+    values = map_codes(raw, fm.column, {k: v for k, v in fm.codes.items()}, file=path,
+                       report=report, label=fm.column)
+    text = raw[fm.column].astype("string").str.strip()
+    missing = text.notna() & (text != "") & values.isna()
+    for code, n in text[missing].value_counts().items():
+        unmapped.append({"field": fm.target, "column": fm.column, "code": str(code)[:40], "n": int(n)})
+    return values
+
+
+def _flag(raw: pd.DataFrame, fm: FieldMap, path: Path, report: ReadReport,
+          unmapped: list[dict[str, Any]]) -> pd.Series:
+    assert fm.column is not None
+    text = raw[fm.column].astype("string").str.strip().str.lower()
+    codes = {**{t: 1 for t in _TRUE}, **{f: 0 for f in _FALSE}}
+    lowered = raw.assign(**{fm.column: text})
+    values = _coded(lowered, FieldMap(fm.target, fm.column, codes=codes), path, report, unmapped)
+    return pd.to_numeric(values, errors="coerce").astype("Int8")
+
+
+def _number(raw: pd.DataFrame, fm: FieldMap, kind: str, path: Path, report: ReadReport) -> pd.Series:
+    assert fm.column is not None
+    text = raw[fm.column].astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce")
+    invalid = text.notna() & (text != "") & values.isna()
+    if kind == "int":
+        invalid |= values.notna() & (values % 1 != 0)
+    for rec in raw.loc[invalid, "_record"]:
+        report.add(file=path, record=rec, field=fm.column, problem=f"not a valid {kind}",
+                   action="value set to missing")
+    values = values.where(~invalid)
+    return values.astype("Int64") if kind == "int" else values.astype(float)
+
+
+def _check_ranges(out: pd.DataFrame, raw: pd.DataFrame, spec: ColumnMapping, path: Path,
+                  report: ReadReport) -> None:
+    for target, (lo, hi) in _RANGES.items():
+        if target not in out:
+            continue
+        values = pd.to_numeric(out[target], errors="coerce")
+        outside = ((values < lo) | (values > hi)).fillna(False).astype(bool)
+        label = spec.fields[target].column if target in spec.fields else target
+        for rec in raw.loc[outside, "_record"]:
+            report.add(file=path, record=rec, field=label or target,
+                       problem=f"outside the allowed range {lo}-{hi}", action="value set to missing")
+        out[target] = out[target].where(~outside)

@@ -1,0 +1,360 @@
+"""What went wrong while reading statutory returns and local exports.
+
+A :class:`ReadReport` collects one row per problem found while reading a CIN census
+XML file, an SSDA903 CSV table or a local early-help export: the file, the record
+(CSV line number, or XML child index and path), the field and what is wrong.  Bad
+records are excluded and counted; the rest of the file is kept.
+
+The report never holds a child's record: no identifiers and no dates, only file
+names, positions, field names, problem descriptions and (for coded fields) the
+offending code, which is not personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ReadProblem", "ReadReport"]
+
+_COLUMNS = ["file", "record", "field", "problem", "action"]
+
+
+@dataclass(frozen=True)
+class ReadProblem:
+    """One problem found while reading a file.
+
+    Parameters
+    ----------
+    file : str
+        File name (no directory, so reports can be shared).
+    record : str
+        Where: ``"line 12"`` for CSV, ``"child 3 (/Message/Children/Child[3])"`` for XML,
+        ``"file"`` for whole-file problems.
+    field : str
+        Column or XML element at fault (``""`` for whole-record problems).
+    problem : str
+        What is wrong, in plain words.
+    action : str
+        What the reader did: ``"record excluded"``, ``"value set to missing"``,
+        ``"ignored"``, ``"duplicate excluded"``.
+    """
+
+    file: str
+    record: str
+    field: str
+    problem: str
+    action: str
+
+
+@dataclass
+class ReadReport:
+    """Problems and counts from reading one or more input files.
+
+    Attributes
+    ----------
+    problems : list of ReadProblem
+        One entry per problem.
+    counts : dict
+        ``{file: {table: {"read": n, "kept": k, "excluded": e}}}``.
+
+    Examples
+    --------
+    >>> rep = ReadReport()
+    >>> rep.add(file="episodes.csv", record="line 4", field="DEC",
+    ...         problem="episode ends before it starts", action="record excluded")
+    >>> rep.count("episodes.csv", "episodes", read=10, kept=9)
+    >>> rep.n_problems, rep.to_dict()["counts"]["episodes.csv"]["episodes"]["excluded"]
+    (1, 1)
+    """
+
+    problems: list[ReadProblem] = field(default_factory=list)
+    counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+
+    def add(self, *, file: str | Path, record: str, field: str, problem: str, action: str) -> None:
+        """Record one problem (``file`` is reduced to its base name)."""
+        self.problems.append(ReadProblem(Path(str(file)).name, record, field, problem, action))
+
+    def count(self, file: str | Path, table: str, *, read: int, kept: int) -> None:
+        """Record how many records of ``table`` were read from ``file`` and how many kept."""
+        name = Path(str(file)).name
+        self.counts.setdefault(name, {})[table] = {
+            "read": int(read),
+            "kept": int(kept),
+            "excluded": int(read) - int(kept),
+        }
+
+    def extend(self, other: ReadReport) -> None:
+        """Merge another report into this one."""
+        self.problems.extend(other.problems)
+        for name, tables in other.counts.items():
+            self.counts.setdefault(name, {}).update(tables)
+
+    @property
+    def n_problems(self) -> int:
+        """Number of problems recorded."""
+        return len(self.problems)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_frame(self) -> pd.DataFrame:
+        """All problems as a DataFrame with columns ``file, record, field, problem, action``."""
+        return pd.DataFrame([p.__dict__ for p in self.problems], columns=_COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """Problems grouped by file, field and problem, with counts and example records."""
+        frame = self.to_frame()
+        if frame.empty:
+            return pd.DataFrame(columns=["file", "field", "problem", "action", "n", "examples"])
+        grouped = frame.groupby(["file", "field", "problem", "action"], sort=False)["record"]
+        out = grouped.agg(n="size", examples=lambda r: ", ".join(list(r)[:3])).reset_index()
+        return out
+
+    def to_dict(self, *, max_problems: int = 200) -> dict[str, Any]:
+        """JSON-safe record: counts per file and table, and the first problems.
+
+        Parameters
+        ----------
+        max_problems : int, default 200
+            Cap on the number of individual problems listed (all are counted).
+        """
+        return {
+            "n_problems": self.n_problems,
+            "counts": {f: {t: dict(c) for t, c in tabs.items()} for f, tabs in self.counts.items()},
+            "by_problem": [
+                {k: (int(v) if k == "n" else str(v)) for k, v in row.items()}
+                for row in self.summary().to_dict(orient="records")
+            ],
+            "problems": [p.__dict__ for p in self.problems[:max_problems]],
+        }
+
+    def __str__(self) -> str:
+        if self.ok:
+            files = ", ".join(self.counts) or "no files"
+            return f"ReadReport: no problems ({files})"
+        lines = [f"ReadReport: {self.n_problems} problem(s)"]
+        for row in self.summary().itertuples(index=False):
+            lines.append(
+                f"  {row.file} {row.field or '(record)'}: {row.problem} "
+                f"[{row.n}x, {row.action}; e.g. {row.examples}]"
+            )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Shared record checks used by the CIN, SSDA903 and local-export readers.
+# Each takes a frame of raw strings plus a ``_record`` column (where the record
+# came from) and reports problems into a ReadReport; none looks at other rows.
+# ---------------------------------------------------------------------------
+
+
+def parse_dates(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    fmt: str,
+    file: str | Path,
+    report: ReadReport,
+    required: bool,
+    label: str | None = None,
+) -> tuple[pd.Series, pd.Series]:
+    """Parse one column of date strings in format ``fmt``; report what does not parse.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw strings (``None`` for blank) and a ``_record`` column.
+    column : str
+        Column to parse.
+    fmt : str
+        ``strptime`` format, e.g. ``"%d/%m/%Y"`` (SSDA903) or ``"%Y-%m-%d"`` (CIN).
+    file : str or Path
+        For the report.
+    report : ReadReport
+        Problems are added here.
+    required : bool
+        A blank or invalid required date excludes the record; an invalid optional
+        date is set to missing.
+    label : str, optional
+        Field name to show in the report (defaults to ``column``).
+
+    Returns
+    -------
+    dates : Series of datetime64
+    bad : Series of bool
+        Rows to exclude (only ever True when ``required``).
+    """
+    raw = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
+    text = raw.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    dates = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce")
+    invalid = ~blank & dates.isna()
+    name = label or column
+    human = fmt.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
+    for rec in frame.loc[invalid, "_record"]:
+        report.add(
+            file=file,
+            record=rec,
+            field=name,
+            problem=f"not a valid date in {human} format",
+            action="record excluded" if required else "value set to missing",
+        )
+    bad = pd.Series(False, index=frame.index)
+    if required:
+        for rec in frame.loc[blank, "_record"]:
+            report.add(file=file, record=rec, field=name, problem="required date is blank",
+                       action="record excluded")
+        bad = blank | invalid
+    return dates, bad
+
+
+def check_order(
+    frame: pd.DataFrame,
+    start: pd.Series,
+    end: pd.Series,
+    *,
+    end_label: str,
+    start_label: str,
+    file: str | Path,
+    report: ReadReport,
+) -> pd.Series:
+    """Flag records whose end date is before their start date (impossible); report them."""
+    bad = (end < start).fillna(False).astype(bool)
+    for rec in frame.loc[bad, "_record"]:
+        report.add(
+            file=file,
+            record=rec,
+            field=end_label,
+            problem=f"{end_label} is before {start_label}",
+            action="record excluded",
+        )
+    return bad
+
+
+def map_codes(
+    frame: pd.DataFrame,
+    column: str,
+    codes: dict[str, str],
+    *,
+    file: str | Path,
+    report: ReadReport,
+    label: str | None = None,
+    default: Any = None,
+) -> pd.Series:
+    """Map raw codes to dictionary values; unknown codes are reported and set to ``default``."""
+    raw = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
+    text = raw.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    mapped = text.map(codes)
+    unknown = ~blank & mapped.isna()
+    name = label or column
+    for rec, code in zip(frame.loc[unknown, "_record"], text[unknown], strict=True):
+        report.add(
+            file=file,
+            record=rec,
+            field=name,
+            problem=f"unknown code {str(code)[:20]!r}",
+            action="value set to missing" if default is None else f"value set to {default!r}",
+        )
+    out = mapped.astype(object).where(mapped.notna(), default)
+    return out
+
+
+def read_csv_records(
+    path: str | Path,
+    *,
+    argument: str,
+    report: ReadReport,
+) -> tuple[list[str], pd.DataFrame]:
+    """Read a CSV file line by line so that one corrupted line never affects another.
+
+    Every line is split on its own (quotes are honoured within a line only), so a
+    stray quote or an extra comma excludes that line alone.  Lines whose field count
+    differs from the header's are reported and excluded.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file (UTF-8, with or without BOM; undecodable bytes are replaced).
+    argument : str
+        Argument name to put in an :class:`InputError` (e.g. ``"ssda903_dir"``).
+    report : ReadReport
+        Problems are added here.
+
+    Returns
+    -------
+    columns : list of str
+        Header names, stripped.
+    raw : DataFrame
+        One row per well-formed line: strings (``None`` for blank) plus ``_record``
+        (``"line N"``, 1-based physical line).  ``raw.attrs["n_lines"]`` counts all
+        non-blank data lines, well-formed or not.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist or has no header line.
+    """
+    import csv
+
+    from ehimpact.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file not found: {path}", field=argument, fix="check the path")
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise InputError(f"{path.name} is empty", field=argument,
+                         fix="export the table again with its header line")
+    columns = [_clean(c) or "" for c in _split(lines[first])]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise InputError(
+            f"{path.name}: column(s) {', '.join(map(repr, repeated))} appear more than once in the header",
+            field=argument,
+            fix="give every column a distinct name in the header line",
+        )
+    width = len(columns)
+    rows: list[list[str | None]] = []
+    records: list[str] = []
+    n_lines = 0
+    for number in range(first + 1, len(lines)):
+        line = lines[number]
+        if not line.strip():
+            continue
+        n_lines += 1
+        try:
+            fields = _split(line)
+        except csv.Error:
+            fields = None
+        if fields is None or len(fields) != width:
+            got = "unreadable" if fields is None else f"{len(fields)} fields"
+            report.add(file=path, record=f"line {number + 1}", field="",
+                       problem=f"line has {got}, the header has {width}", action="record excluded")
+            continue
+        rows.append([_clean(f) for f in fields])
+        records.append(f"line {number + 1}")
+    raw = pd.DataFrame(rows, columns=columns, dtype=object)
+    raw["_record"] = records
+    raw.attrs["n_lines"] = n_lines
+    return columns, raw
+
+
+def _split(line: str) -> list[str]:
+    import csv
+
+    parsed = list(csv.reader([line], strict=True))
+    return parsed[0] if parsed else []
+
+
+def _clean(value: str) -> str | None:
+    value = value.strip()
+    return value or None
