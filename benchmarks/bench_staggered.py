@@ -1,0 +1,137 @@
+"""Callaway-Sant'Anna ATT(g,t): ehimpact vs csdid, differences, moderndid and a NumPy lower bound.
+
+Same balanced panel for everyone: 10 periods, cohorts first treated in periods 4, 6, 8 plus
+never treated, no covariates, never-treated comparisons, outcome regression, analytic SEs
+(no bootstrap), built from one seed inside each fresh process.  Reported beside each time:
+ATT(4,4) and its SE, which must agree across libraries.  The NumPy lower bound does the
+least work any such estimator must do: factorise units, scatter the outcome into a unit x
+period matrix, and compute every 2x2 mean difference with its influence-function SE.
+
+Usage: ``python benchmarks/bench_staggered.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import peer_python, run_case, write_results  # noqa: E402
+
+SETUP = """
+import numpy as np, pandas as pd
+N = {n}
+rng = np.random.default_rng(2024)
+T = 10
+g = np.array([0, 4, 6, 8])[rng.integers(0, 4, N)]
+t = np.arange(1, T + 1)
+eff = np.where((g[:, None] > 0) & (t[None, :] >= g[:, None]), 0.1 * (t[None, :] - g[:, None] + 1), 0.0)
+y = rng.normal(size=N)[:, None] + 0.05 * t[None, :] + eff + rng.normal(size=(N, T))
+df = pd.DataFrame({{"id": np.repeat(np.arange(N), T), "t": np.tile(t, N), "g": np.repeat(g, T),
+                    "y": y.ravel()}})
+del y, eff
+"""
+
+CASES = {
+    "ehimpact": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
+r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g")
+row = r.att_gt.query("group == 4 and time == 4").iloc[0]
+__result__ = [float(row.att), float(row.se)]
+"""),
+    "ehimpact +999 boot": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
+r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", bootstrap=999, seed=1)
+row = r.att_gt.query("group == 4 and time == 4").iloc[0]
+__result__ = [float(row.att), float(row.se)]
+"""),
+    "numpy lower bound": ("", """
+codes, uniq = pd.factorize(df["id"].to_numpy())
+n = len(uniq)
+tv = df["t"].to_numpy()
+times = np.unique(tv)
+tc = np.searchsorted(times, tv)
+Y = np.empty((n, len(times)))
+Y[codes, tc] = df["y"].to_numpy()
+G = np.empty(n)
+G[codes] = df["g"].to_numpy()
+ctrl = G == 0
+out = {}
+for gv in np.unique(G[G > 0]):
+    gi = np.searchsorted(times, gv)
+    tr = G == gv
+    for ti in range(1, len(times)):
+        b = gi - 1 if ti >= gi else ti - 1
+        dy = Y[:, ti] - Y[:, b]
+        a, c = dy[tr], dy[ctrl]
+        att = a.mean() - c.mean()
+        se = np.sqrt(((a - a.mean()) ** 2).sum() / len(a) ** 2 + ((c - c.mean()) ** 2).sum() / len(c) ** 2)
+        out[(gv, times[ti])] = (att, se)
+__result__ = [float(v) for v in out[(4, 4)]]
+"""),
+}
+
+PEERS = {
+    "csdid": (["csdid", "pandas"], "from csdid.att_gt import ATTgt\n", """
+a = ATTgt(yname="y", gname="g", idname="id", tname="t", data=df, control_group=["nevertreated"])
+a.fit(est_method="reg", bstrap=False)
+r = a.results
+k = [i for i, (gg, tt) in enumerate(zip(r["group"], r["year"])) if gg == 4 and tt == 4][0]
+__result__ = [float(r["att"][k]), float(r["se"][k])]
+"""),
+    "differences": (["differences", "pandas"], "from differences import ATTgt\n", """
+a = ATTgt(data=df.set_index(["id", "t"]), cohort_column="g")
+res = a.fit(formula="y", est_method="reg", progress_bar=False).reset_index()
+cols = [c for c in res.columns]
+def col(name):
+    return [c for c in cols if name in str(c).lower()][0]
+row = res[(res[col("cohort")] == 4) & (res[col("time")] == 4)].iloc[0]
+vals = [v for c, v in row.items() if "att" in str(c).lower() or "std" in str(c).lower()]
+__result__ = [float(vals[0]), float(vals[1])]
+"""),
+    "moderndid": (["moderndid==0.2.0", "pandas"], "from moderndid import att_gt\n", """
+r = att_gt(data=df, yname="y", tname="t", gname="g", idname="id", est_method="reg", boot=False)
+gs, ts = np.asarray(r.groups), np.asarray(r.times)
+k = int(np.flatnonzero((gs == 4) & (ts == 4))[0])
+__result__ = [float(np.asarray(r.att_gt)[k]), float(np.asarray(r.se_gt)[k])]
+"""),
+}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    sizes = [20_000] if quick else [100_000, 1_000_000]
+    rows = []
+    for n in sizes:
+        setup = SETUP.format(n=n)
+        for name, (imports, timed) in CASES.items():
+            res = run_case(setup + imports, timed, timeout=600)
+            rows.append(_row(name, n, res))
+        for name, (packages, imports, timed) in PEERS.items():
+            try:
+                py = peer_python(name, packages)
+            except Exception as exc:  # noqa: BLE001 - report, do not abort the run
+                rows.append({"library": name, "units": n, "error": f"venv: {exc}"})
+                continue
+            res = run_case(setup + imports, timed, python=py, timeout=300 if quick else 900,
+                           env={"PYTHONPATH": ""})
+            rows.append(_row(name, n, res))
+    lb = {r["units"]: r.get("seconds") for r in rows if r["library"] == "numpy lower bound"}
+    for r in rows:
+        if r.get("seconds") and lb.get(r["units"]):
+            r["x lower bound"] = r["seconds"] / lb[r["units"]]
+    write_results("staggered", rows, notes=(
+        "Balanced panel, 10 periods, cohorts 4/6/8 + never treated, no covariates, never-treated "
+        "comparisons, outcome regression, analytic SEs unless stated. Fresh process per case; time "
+        "excludes data generation and imports. ATT(4,4) and SE beside times. Shared 2-core machine."))
+    return 0
+
+
+def _row(name: str, n: int, res: dict) -> dict:
+    if "error" in res:
+        return {"library": name, "units": n, "error": res["error"][:200]}
+    att, se = res["result"]
+    return {"library": name, "units": n, "seconds": res["seconds"], "peak_mb": res["peak_mb"],
+            "att_4_4": att, "se_4_4": se}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
