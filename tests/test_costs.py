@@ -180,6 +180,8 @@ def test_overrides_add_and_replace():
     assert (e["value"], e["price_year"], e["unconfirmed"], e["agency"]) == (60000, "2023/24", False,
                                                                              "la_childrens_services")
     assert uc.get("cla_average_year")["value"] == 51080  # original untouched
+    own = uc.with_overrides([{"id": "cla_average_year", "value": 70_000}]).get("cla_average_year")
+    assert (own["unconfirmed"], own["source"], own["price_year"]) == (False, "user override", "2013/14")
     assert bool(uc2.table().set_index("id").loc["cla_average_year", "overridden"])
 
 

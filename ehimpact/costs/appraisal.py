@@ -31,7 +31,7 @@ import pandas as pd
 from ehimpact.costs.discounting import DiscountSchedule, _resolve
 from ehimpact.costs.optimism import OptimismBias
 from ehimpact.costs.prices import DeflatorTable, format_year, parse_year
-from ehimpact.costs.result import CostResult, money, pct
+from ehimpact.costs.result import CostResult, money, money_axis, pct
 from ehimpact.costs.unit_costs import AGENCY_LABELS, UnitCosts
 from ehimpact.errors import InputError
 from ehimpact.estimators.result import Estimate
@@ -340,6 +340,7 @@ class ValueForMoney(CostResult):
             ax.set_xlabel(f"net present value (£, {self.assumptions.get('price_base')} prices)")
             ax.set_ylabel("draws")
             ax.set_title(f"Simulated NPV; P(BCR > 1) = {pct(self.headline.get('p_bcr_gt_1'))}")
+            money_axis(ax)
             return ax
         if kind != "agency":
             raise InputError(f"unknown plot kind {kind!r}", field="kind", fix='use "agency", "tornado" or "npv"')
@@ -353,6 +354,7 @@ class ValueForMoney(CostResult):
         ax.barh(piv.index, piv[False], left=piv[True], color="#9dc3e6", label="not cashable")
         ax.set_xlabel(f"present value of avoided costs (£, {self.assumptions.get('price_base')} prices)")
         ax.set_title("Who saves: avoided costs by agency")
+        money_axis(ax)
         ax.legend(loc="lower right", frameon=False)
         return ax
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ehimpact.costs._panel import check_panel, window
 from ehimpact.costs.prices import DeflatorTable, format_year, parse_year
-from ehimpact.costs.result import CostResult, money, pct
+from ehimpact.costs.result import CostResult, money, money_axis, pct
 from ehimpact.costs.unit_costs import AGENCY_LABELS, UnitCosts
 from ehimpact.errors import InputError
 
@@ -95,6 +95,7 @@ class LateInterventionCost(CostResult):
             left += piv[col].to_numpy()
         ax.set_xlabel(f"annual cost (£, {self.headline['price_base']} prices)")
         ax.set_title(f"Cost of late intervention: {self.headline.get('authority_name') or self.headline['authority']}")
+        money_axis(ax)
         ax.legend(loc="lower right", frameon=False, fontsize=8)
         return ax
 

@@ -13,7 +13,7 @@ from ehimpact.estimators.result import json_safe
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["CostResult", "money", "pct"]
+__all__ = ["CostResult", "money", "pct", "money_axis"]
 
 
 def money(x: float, *, pence: bool = False) -> str:
@@ -27,6 +27,23 @@ def money(x: float, *, pence: bool = False) -> str:
     if ax >= 1e6:
         return f"{sign}£{ax / 1e6:,.1f}m"
     return f"{sign}£{ax:,.0f}"
+
+
+def money_axis(ax: Axes, axis: str = "x") -> Axes:
+    """Label an axis in pounds (£120k, £1.5m) instead of scientific notation."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v: float, _pos: int) -> str:
+        a = abs(v)
+        sign = "-" if v < 0 else ""
+        if a >= 1e6:
+            return f"{sign}£{a / 1e6:,.1f}m"
+        if a >= 1e3:
+            return f"{sign}£{a / 1e3:,.0f}k"
+        return f"{sign}£{a:,.0f}"
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(fmt))
+    return ax
 
 
 def pct(x: float, digits: int = 0) -> str:

@@ -161,6 +161,8 @@ def plot_tornado(table: pd.DataFrame, *, base: float, ax: Axes | None = None, to
     """
     import matplotlib.pyplot as plt
 
+    from ehimpact.costs.result import money_axis
+
     df = table.head(top).iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 0.5 * len(df) + 1.2))
@@ -174,5 +176,6 @@ def plot_tornado(table: pd.DataFrame, *, base: float, ax: Axes | None = None, to
     ax.set_yticks(y, [f"{d}\n({v})" for d, v in zip(df["driver"], df["varied"], strict=True)], fontsize=8)
     ax.set_xlabel("net present value (£)")
     ax.set_title("What drives the result (one-way sensitivity)")
+    money_axis(ax)
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     return ax

@@ -190,6 +190,12 @@ class UnitCosts:
                 merged.pop("high", None)
             if e["id"] in rows:
                 merged["overridden"] = True
+                if "value" in e:  # the value is now the user's: the shipped caveats no longer apply
+                    merged.setdefault("unconfirmed", False)
+                    if "unconfirmed" not in e:
+                        merged["unconfirmed"] = False
+                    if "source" not in e:
+                        merged["source"] = "user override"
             rows[e["id"]] = merged
         out = UnitCosts.__new__(UnitCosts)
         for r in rows.values():
