@@ -30,6 +30,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "coerce": ("ehimpact.data.validate", "coerce"),
     "derive_flags": ("ehimpact.data.synthetic", "derive_flags"),
     "SyntheticRegion": ("ehimpact.data.synthetic", "SyntheticRegion"),
+    "read_statutory": ("ehimpact.data.statutory", "read_statutory"),  # issue 8 (statutory readers)
+    "StatutoryData": ("ehimpact.data.statutory", "StatutoryData"),
     "synthetic": ("ehimpact.data.synthetic", None),
     "authorities": ("ehimpact.data.authorities", None),
     "dictionary": ("ehimpact.data.dictionary", None),

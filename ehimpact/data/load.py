@@ -153,18 +153,31 @@ def load(
     from ehimpact.data.validate import coerce, parse_date_column, validate
 
     if dictionary is None:
-        for col in frame.columns:
-            if (str(col).endswith("_date") or col in ("period", "adoption_period")) and (
-                frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])
-            ):
-                frame[col] = parse_date_column(frame[col])
-        return frame
+        return _infer_types(frame, parse_date_column)
     labelled = frame.set_axis(pd.RangeIndex(2, len(frame) + 2), axis=0)
     report = validate(labelled, dictionary)
     report.raise_if_errors()
     typed = coerce(frame, dictionary)
     typed.attrs["validation"] = report.to_dict()
     return typed
+
+
+def _infer_types(frame: pd.DataFrame, parse_dates: Any) -> pd.DataFrame:
+    """Without a dictionary: dates for ``*_date``/``period`` columns, numbers for columns
+    whose every non-blank value is a number; anything else stays text (so a later
+    :func:`~ehimpact.data.validate.validate` still sees the raw values)."""
+    for col in frame.columns:
+        values = frame[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        blank = values.isna() | values.astype("string").str.strip().fillna("").eq("")
+        if str(col).endswith("_date") or col in ("period", "adoption_period"):
+            parsed = parse_dates(values)
+        else:
+            parsed = pd.to_numeric(values.mask(blank), errors="coerce")
+        if (parsed.notna() | blank).all():
+            frame[col] = parsed
+    return frame
 
 
 class _CallableModule(types.ModuleType):

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehimpact.data.dictionary import Dictionary, Field, get
+from ehimpact.data.dictionary import Dictionary, Field, get, normalise_name
 from ehimpact.errors import InputError, format_rows
 
 __all__ = ["ValidationReport", "validate", "validate_file", "coerce", "parse_date_column"]
@@ -88,8 +88,9 @@ class ValidationReport(pd.DataFrame):
         ]
         for rec in self.to_records_list():
             rows = f" [rows {rec['rows']}]" if rec["rows"] else ""
+            found = f" (found: {rec['examples']})" if rec["examples"] else ""
             lines.append(
-                f"- {rec['severity'].upper()} {rec['column']}: {rec['problem']}{rows}. "
+                f"- {rec['severity'].upper()} {rec['column']}: {rec['problem']}{found}{rows}. "
                 f"Fix: {rec['fix']}"
             )
         return "\n".join(lines)
@@ -144,7 +145,7 @@ class ValidationReport(pd.DataFrame):
         raise InputError(
             f"the data failed validation against the "
             f"{getattr(self, 'dictionary_name', '?')!r} dictionary with {len(errs)} "
-            "problem(s):\n  - " + "\n  - ".join(lines) + "\n",
+            "problem(s):\n  - " + "\n  - ".join(lines),
             field=", ".join(dict.fromkeys(errs["column"].astype(str))),
             fix="correct every problem listed (or run `ehimpact validate FILE --dictionary NAME` "
             "for the full report), then load the data again",
@@ -320,7 +321,8 @@ def validate(data: pd.DataFrame, dictionary: str | Dictionary = "child_level") -
                     f"rename it to a dictionary field, or drop it; see data_dictionary/{d.name}.yaml",
                     kind="unknown_column", severity="warning")
         elif not f.allowed_on_load:
-            out.add(str(col), f"direct identifier ({f.description.rstrip('.')}) must not be loaded",
+            label = f.name if normalise_name(col) == normalise_name(f.name) else f"a {f.name}"
+            out.add(str(col), f"direct identifier ({label}) must not be loaded",
                     "remove the column from the file before loading; keep only pseudonymous ids",
                     kind="direct_identifier")
         elif col != f.name:
