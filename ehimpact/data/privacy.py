@@ -185,7 +185,7 @@ def birth_month(dob: pd.Series) -> pd.Series:
     datetime.date(2015, 6, 1)
     """
     dates = pd.to_datetime(dob)
-    return dates.dt.to_period("M").dt.to_timestamp()
+    return dates.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
 
 
 def age_at(dob: pd.Series, on: pd.Series) -> pd.Series:

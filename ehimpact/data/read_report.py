@@ -193,7 +193,7 @@ def parse_dates(
     raw = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
     text = raw.astype("string").str.strip()
     blank = text.isna() | (text == "")
-    dates = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce")
+    dates = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce").astype("datetime64[ns]")
     invalid = ~blank & dates.isna()
     name = label or column
     human = fmt.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
