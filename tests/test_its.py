@@ -115,15 +115,31 @@ def test_gaussian_hac_and_gls_equal_statsmodels():
     y = X @ np.array([50, 0.1, -4, -0.2, 2, 1, 0.5, 0.2]) + rng.normal(0, 2, n)
     df = pd.DataFrame({"t": np.arange(1, n + 1), "m": month, "y": y})
     lags = newey_west_lags(n)
-    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2)
+    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="hac")
     ref = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     assert_allclose(hac.coefficients["coef"], ref.params, rtol=1e-9)
     assert_allclose(hac.coefficients["se"], ref.bse, rtol=1e-9)
     assert hac.diagnostics["hac_lags"] == lags == 3  # floor(4 * 0.96 ** (2/9)) = floor(3.96)
-    gls = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="gls")
-    g = sm.GLSAR(y, X, rho=1).iterative_fit(maxiter=50)
-    assert_allclose(gls.coefficients["coef"], g.params, rtol=1e-9)
-    assert_allclose(gls.coefficients["se"], g.bse, rtol=1e-9)
+    gls2 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="gls", ar_order=2)
+    g = sm.GLSAR(y, X, rho=2).iterative_fit(maxiter=50)
+    assert_allclose(gls2.coefficients["coef"], g.params, rtol=1e-9)
+    assert_allclose(gls2.coefficients["se"], g.bse, rtol=1e-9)
+    assert "GLSAR" in gls2.method
+
+
+def test_gls_ar1_reml_matches_nlme(reference_dir):
+    ref = yaml.safe_load((reference_dir / "its_ar1_reml.yaml").read_text())
+    d = pd.read_csv(reference_dir / "its_ar1_simulated.csv")
+    res = eh.its(d, outcome="rate", time="time", intervention=49, seasonality=1, errors="gls")
+    coef = res.coefficients.set_index("term")
+    rtol = ref["tolerance"]["rtol"]
+    for term, v in ref["terms"].items():
+        assert_allclose(coef.loc[term, "coef"], v["coef"], rtol=rtol, err_msg=term)
+        assert_allclose(coef.loc[term, "se"], v["se"], rtol=rtol, err_msg=term)
+    assert_allclose(coef.loc["const", "coef"] - coef.loc["time", "coef"], ref["intercept_at_time_1"], rtol=rtol)
+    assert_allclose(res.diagnostics["ar_coefficients"][0], ref["phi"], rtol=rtol)
+    assert_allclose(res.estimate, ref["terms"]["level"]["coef"], rtol=rtol)
+    assert "REML" in res.method
 
 
 def test_newey_west_rule():

@@ -15,7 +15,8 @@ population offset.  :math:`\\beta_2` is the level change (a rate ratio
 term counts 1 in the first post period, as the tutorial's ``I(time-36):smokban``.
 
 Inference: Gaussian models use Newey--West (HAC) standard errors, GLS with AR(p) errors
-(statsmodels ``GLSAR``) or, for comparison only, classical OLS; count models use the
+(REML for AR(1); statsmodels ``GLSAR`` for higher orders) or, for comparison only,
+classical OLS; count models use the
 model-based (Poisson, negative binomial) or Pearson-scaled (quasi-Poisson) covariance, or
 a Newey--West sandwich.  The counterfactual is the fitted model with the intervention
 terms set to zero; events averted are summed over the post period with a delta-method
@@ -492,11 +493,56 @@ class _Fit:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _prais_winsten(z: np.ndarray, rho: float) -> np.ndarray:
+    """Whiten rows of ``z`` for stationary AR(1) errors (exact: the first row is kept, scaled)."""
+    out = np.empty_like(z, dtype=float)
+    out[0] = math.sqrt(1 - rho**2) * z[0]
+    out[1:] = z[1:] - rho * z[:-1]
+    return out
+
+
+def _reml_ar1(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Regression with stationary AR(1) errors by restricted maximum likelihood (REML).
+
+    The profile restricted log-likelihood in the autocorrelation ``rho`` is
+
+    .. math:: -\\tfrac12[(n-k)\\log(\\mathrm{RSS}^*_\\rho/(n-k)) - \\log(1-\\rho^2)
+              + \\log|X^{*\\prime}_\\rho X^*_\\rho|]
+
+    with ``*`` the Prais--Winsten transform; it is maximised over ``(-0.99, 0.99)``.  This
+    is the model of R's ``nlme::gls(correlation = corAR1(), method = "REML")``.  REML's
+    ``rho`` is far less biased than the Yule--Walker estimate from OLS residuals, which
+    matters in short series (see tests/test_its.py).
+    """
+    from scipy import optimize
+
+    n, k = X.shape
+
+    def objective(rho: float) -> float:
+        ys, Xs = _prais_winsten(y, rho), _prais_winsten(X, rho)
+        b = np.linalg.lstsq(Xs, ys, rcond=None)[0]
+        rss = float(np.sum((ys - Xs @ b) ** 2))
+        return 0.5 * ((n - k) * math.log(rss / (n - k)) - math.log(1 - rho**2) + np.linalg.slogdet(Xs.T @ Xs)[1])
+
+    rho = float(optimize.minimize_scalar(objective, bounds=(-0.99, 0.99), method="bounded",
+                                         options={"xatol": 1e-10}).x)
+    ys, Xs = _prais_winsten(y, rho), _prais_winsten(X, rho)
+    xtx_inv = np.linalg.inv(Xs.T @ Xs)
+    b = xtx_inv @ Xs.T @ ys
+    wresid = ys - Xs @ b
+    sigma2 = float(wresid @ wresid) / (n - k)
+    return b, sigma2 * xtx_inv, rho, wresid
+
+
 def _fit(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, family: str, errors: str, lags: int,
          ar_order: int, groups: np.ndarray | None) -> _Fit:
     import statsmodels.api as sm
 
     if family == "gaussian":
+        if errors == "gls" and ar_order == 1:
+            b, cov, rho, wresid = _reml_ar1(y, X)
+            return _Fit(b, cov, float(len(y) - X.shape[1]), wresid,
+                        f"GLS with AR(1) errors by REML (rho {rho:.3f})", {"ar_coefficients": [rho]})
         if errors == "gls":
             model = sm.GLSAR(y, X, rho=ar_order)
             with _warnings.catch_warnings():
@@ -504,7 +550,8 @@ def _fit(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, family: str, e
                 res = model.iterative_fit(maxiter=50)
             rho = np.atleast_1d(model.rho)
             return _Fit(np.asarray(res.params), np.asarray(res.cov_params()), float(res.df_resid),
-                        np.asarray(res.wresid), f"GLS with AR({ar_order}) errors (statsmodels GLSAR, iterated)",
+                        np.asarray(res.wresid),
+                        f"feasible GLS with AR({ar_order}) errors (statsmodels GLSAR, iterated Yule-Walker)",
                         {"ar_coefficients": rho.tolist()})
         model = sm.OLS(y, X)
         if errors == "ols":
@@ -608,7 +655,10 @@ def its(
         0/1 column, 1 on the rows of the comparison series.  Controlled ITS: the estimate
         is the difference between the two series' level changes (and slope changes).
     errors : {"hac", "gls", "ols", "model"}, optional
-        Gaussian: ``"hac"`` (default; Newey--West), ``"gls"`` (AR(``ar_order``) errors) or
+        Gaussian: ``"gls"`` (default; AR(``ar_order``) errors: REML
+        for AR(1), as ``nlme::gls(correlation = corAR1())``; iterated feasible GLS by
+        statsmodels ``GLSAR`` for higher orders), ``"hac"`` (Newey--West; the default for
+        controlled ITS, where GLS is not offered) or
         ``"ols"`` (classical, ignores autocorrelation; for comparison).  Count families:
         ``"model"`` (default) or ``"hac"``.
     hac_lags : int, optional
@@ -660,7 +710,7 @@ def its(
     ...                    "y": 50 + 0.2 * t - 6 * (t >= 24) + np.sin(t)})
     >>> res = its(df, outcome="y", time="month", intervention="2021-01-01", slope_change=False)
     >>> round(res.estimate, 1)
-    -5.9
+    -6.1
     """
     data = require_frame(data)
     covs = as_list(covariates)
@@ -670,7 +720,9 @@ def its(
         raise InputError(f"unknown family {family!r}", field="family",
                          fix="use 'gaussian', 'poisson', 'quasipoisson' or 'negbin'")
     log_link = family in _LOG_FAMILIES
-    errors = errors or ("model" if log_link else "hac")
+    # Gaussian default: REML AR(1) GLS, which kept 95% coverage in our simulations where
+    # Newey-West did not (tests/test_its.py); controlled ITS has no GLS, so HAC there
+    errors = errors or ("model" if log_link else ("hac" if control is not None else "gls"))
     allowed = ("model", "hac") if log_link else ("hac", "gls", "ols")
     if errors not in allowed:
         raise InputError(f"errors={errors!r} does not apply to family={family!r}", field="errors",
@@ -984,11 +1036,12 @@ def _diagnostics(fit: _Fit, tl: _Timeline, treated_rows: np.ndarray, n_pre: int,
                 f"overdispersion: Pearson chi-square/df = {disp:.2f} (> 1.5), so Poisson intervals are too "
                 "narrow; use family='quasipoisson' or 'negbin'"
             )
-    if errors == "hac" and n < 100:
+    if errors == "hac" and family == "gaussian":
         warn.append(
-            f"Newey-West intervals can be too narrow in short series ({n} points); in this package's "
-            "simulations they covered less than 95% below about 100 points with AR(1) errors. "
-            "Compare with errors='gls'"
+            "Newey-West intervals for level and slope changes are often too narrow in series of "
+            f"this length ({n} points): in this package's simulations (AR(1) errors, rho 0.3) nominal 95% "
+            "intervals covered about 84-90% with 120-240 monthly points; errors='gls' (AR(1) by REML) "
+            "covered about 94-95%"
         )
     del level, tl
     return diag, warn
