@@ -342,6 +342,13 @@ def read_csv_records(
             continue
         rows.append([_clean(f) for f in fields])
         records.append(f"line {number + 1}")
+    if n_lines and len(rows) * 2 < n_lines:
+        raise InputError(
+            f"{path.name}: most lines ({n_lines - len(rows)} of {n_lines}) do not have the "
+            f"{width} fields the header line names",
+            field=argument,
+            fix="check the header line (a missing or merged column name) and the delimiter (comma)",
+        )
     raw = pd.DataFrame(rows, columns=columns, dtype=object)
     raw["_record"] = records
     raw.attrs["n_lines"] = n_lines
