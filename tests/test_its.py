@@ -418,6 +418,7 @@ def _simulate(reps, n, rho, seed):
 def test_simulation_ar1_seasonal_fast():
     """120 monthly points, AR(1) rho 0.3: unbiased; GLS covers better than naive OLS (fast sanity check)."""
     s = _simulate(150, 120, 0.3, seed=1)
+    assert s["gls"]["cover_level"] >= 0.88 and s["gls"]["cover_slope"] >= 0.88
     for k in s:
         assert abs(s[k]["bias_level"]) < 0.05 and abs(s[k]["bias_slope"]) < 0.05, k
     assert s["gls"]["cover_level"] >= 0.85 and s["gls"]["cover_slope"] >= 0.85
@@ -426,12 +427,13 @@ def test_simulation_ar1_seasonal_fast():
 
 @pytest.mark.slow
 def test_simulation_ar1_seasonal_coverage_1000():
-    """1,000 series of 240 months, AR(1) rho 0.3 plus seasonality (Monte Carlo SE of coverage ~0.7 points).
+    """1,000 series of 120 months, AR(1) rho 0.3 plus seasonality (Monte Carlo SE of coverage ~0.7 points).
 
-    GLS with AR(1) errors must cover 92-98% with bias < 5%; naive OLS visibly under-covers.
-    Newey-West (HAC) is printed and must beat naive OLS; see the module notes for its short-series limits.
+    GLS with AR(1) errors (REML) must cover 92-98% with bias < 5%; naive OLS visibly under-covers.
+    Newey-West (HAC) is printed and must beat naive OLS; it does not reach 92% at this length (the
+    estimator warns; see the report in the commit history).
     """
-    s = _simulate(1000, 240, 0.3, seed=20261123)
+    s = _simulate(1000, 120, 0.3, seed=20261123)
     for k in s:
         assert abs(s[k]["bias_level"]) < 0.05 and abs(s[k]["bias_slope"]) < 0.05, k
     for m in ("cover_level", "cover_slope"):

@@ -14,13 +14,18 @@ population offset.  :math:`\\beta_2` is the level change (a rate ratio
 :math:`e^{\\beta_2}` under the log link) and :math:`\\beta_3` the slope change.  The slope
 term counts 1 in the first post period, as the tutorial's ``I(time-36):smokban``.
 
-Inference: Gaussian models use Newey--West (HAC) standard errors, GLS with AR(p) errors
-(REML for AR(1); statsmodels ``GLSAR`` for higher orders) or, for comparison only,
-classical OLS; count models use the
-model-based (Poisson, negative binomial) or Pearson-scaled (quasi-Poisson) covariance, or
-a Newey--West sandwich.  The counterfactual is the fitted model with the intervention
-terms set to zero; events averted are summed over the post period with a delta-method
-interval.
+Inference: Gaussian models use GLS with AR(p) errors (the default; REML for AR(1),
+statsmodels ``GLSAR`` for higher orders), Newey--West (HAC) standard errors, or, for
+comparison only, classical OLS.  GLS is the default because in this package's
+simulations (tests/test_its.py: 120 monthly points, AR(1) errors with rho 0.3, seasonality)
+REML AR(1) intervals kept close to 95% coverage while Newey--West intervals for the level
+and slope changes covered well under 92%: the scores of the step and ramp regressors sum
+to zero by construction, so kernel estimates of their long-run variance are biased down
+in series of realistic length.  Count models use the model-based (Poisson, negative
+binomial) or Pearson-scaled (quasi-Poisson) covariance, or a Newey--West sandwich.
+
+The counterfactual is the fitted model with the intervention terms set to zero; events
+averted are summed over the post period with a delta-method interval.
 """
 
 from __future__ import annotations
