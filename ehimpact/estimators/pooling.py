@@ -507,7 +507,7 @@ def pool(
     ...                    "se": [0.010, 0.012, 0.015, 0.011]})
     >>> res = pool(df)
     >>> round(res.estimate, 4), res.k
-    (-0.0179, 4)
+    (-0.0173, 4)
     """
     if method not in ("reml", "dl"):
         raise InputError(f"unknown method {method!r}", field="method", fix='use "reml" or "dl"')
