@@ -130,3 +130,19 @@ def test_rate_functions_period_and_errors():
                          "end_date": [pd.NaT]})
     with pytest.raises(InputError, match="no supported episode"):
         index_dates(kids)
+
+
+def test_export_only_and_mapping_identifier_refused():
+    # without CIN / SSDA903 the statutory flags are 0 (no events), the EH re-referral remains
+    only = read_statutory(local_export=FIX / "eh_small.csv", mapping=FIX / "eh_small_mapping.yaml",
+                          salt=SALT)
+    assert only.children["reref_eh_12m"].tolist() == [1, 0, 0, 0]
+    assert only.children[["csc_referral_12m", "s47_12m", "cpp_12m", "cla_24m"]].sum().sum() == 0
+    assert "csc_rereferral_rate" not in only.measures
+    assert (only.events.authority_code == "E06000036").all()
+    import yaml
+
+    spec = yaml.safe_load((FIX / "eh_small_mapping.yaml").read_text())
+    spec["fields"]["child_surname"] = "Surname"  # an alias of a dictionary direct identifier
+    with pytest.raises(InputError, match="child_surname: is a direct identifier"):
+        read_statutory(local_export=FIX / "eh_small.csv", mapping=spec, salt=SALT)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,9 @@ import pandas as pd
 import yaml
 
 from ehimpact.data.privacy import (
-    DIRECT_IDENTIFIERS,
     Salt,
-    _norm,
     age_at,
+    direct_identifiers,
     pseudonymise,
     resolve_salt,
 )
@@ -207,7 +207,7 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
     ]
     for target, spec, is_constant in entries:
         target = str(target)
-        if _norm(target) in DIRECT_IDENTIFIERS and target != "date_of_birth":
+        if target != "date_of_birth" and direct_identifiers([target]):
             bad(target, "is a direct identifier and may not be loaded",
                 "remove it from the mapping: identifiers are dropped on load")
             continue
@@ -256,10 +256,22 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
     return ColumnMapping(fields=fields, source=str(doc.get("source", "")), sheet=sheet)
 
 
+@lru_cache(maxsize=1)
+def _dictionary_categories() -> dict[str, tuple[str, ...]]:
+    """Allowed values of the category fields: the data dictionary's, else the contract's."""
+    try:
+        from ehimpact.data.dictionary import get
+
+        fields = get("child_level").fields
+        return {name: tuple(fields[name].allowed or _CATEGORIES[name]) for name in _CATEGORIES}
+    except Exception:  # dictionary not installed/readable: the DATA_CONTRACT lists
+        return dict(_CATEGORIES)
+
+
 def _allowed(target: str, value: Any) -> bool:
     kind = FIELDS[target]
     if kind == "category":
-        return value in _CATEGORIES[target]
+        return value in _dictionary_categories()[target]
     if kind in ("flag", "bool"):
         return value in (0, 1, True, False)
     return True
@@ -268,7 +280,7 @@ def _allowed(target: str, value: Any) -> bool:
 def _allowed_text(target: str) -> str:
     kind = FIELDS[target]
     if kind == "category":
-        return ", ".join(_CATEGORIES[target])
+        return ", ".join(_dictionary_categories()[target])
     return "0 or 1"
 
 
@@ -364,7 +376,7 @@ def read_local_export(
         elif kind in ("int", "float"):
             out[target] = _number(raw, fm, kind, path, report)
         elif kind == "category":
-            identity = {v: v for v in _CATEGORIES[target]}
+            identity = {v: v for v in _dictionary_categories()[target]}
             out[target] = _coded(raw, FieldMap(target, fm.column, codes=identity), path, report,
                                  unmapped)
         else:

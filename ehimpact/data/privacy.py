@@ -27,7 +27,6 @@ import hmac
 import os
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -208,26 +207,18 @@ def age_at(dob: pd.Series, on: pd.Series) -> pd.Series:
 
 @lru_cache(maxsize=1)
 def _dictionary_identifiers() -> frozenset[str]:
-    """Fields marked ``direct_identifier`` in the packaged data dictionary (if present)."""
+    """Fields (and their aliases) marked ``direct_identifier`` in the data dictionary."""
     try:
-        import yaml
+        from ehimpact.data.dictionary import get
 
-        root = resources.files("ehimpact") / "resources" / "data_dictionary"
-        found: set[str] = set()
-        for entry in root.iterdir():
-            if not entry.name.endswith((".yaml", ".yml")):
-                continue
-            doc = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
-            fields = doc.get("fields", {}) if isinstance(doc, dict) else {}
-            items = fields.items() if isinstance(fields, dict) else (
-                (f.get("name", ""), f) for f in fields if isinstance(f, dict)
-            )
-            for name, spec in items:
-                if isinstance(spec, dict) and spec.get("sensitivity") == "direct_identifier":
-                    found.add(_norm(name))
-        return frozenset(found)
+        fields = get("child_level").fields.values()
     except Exception:  # the dictionary is optional here: fall back to the built-in list
         return frozenset()
+    found: set[str] = set()
+    for spec in fields:
+        if spec.sensitivity == "direct_identifier":
+            found.update(_norm(n) for n in (spec.name, *spec.aliases))
+    return frozenset(found)
 
 
 def direct_identifiers(columns: Iterable[str]) -> list[str]:
