@@ -440,3 +440,37 @@ def test_simulation_ar1_seasonal_coverage_1000():
         assert 0.92 <= s["gls"][m] <= 0.98, m
         assert s["ols"][m] < 0.90, m
         assert s["hac"][m] > s["ols"][m], m
+
+
+def test_simulation_counts_rate_ratio_and_averted_coverage():
+    """Overdispersed monthly counts with a planted rate ratio 0.85 and slope change: quasi-Poisson
+    covers the rate ratio and the delta-method interval covers the true events averted."""
+    rng = np.random.default_rng(7)
+    n, t0, reps = 72, 36, 200
+    t = np.arange(n)
+    month = t % 12 + 1
+    pop = np.linspace(50_000, 52_000, n)
+    eta0 = np.log(80 / 10_000) + 0.003 * t + 0.08 * np.sin(2 * np.pi * month / 12) + np.log(pop)
+    rr, slope = 0.85, -0.004
+    eta1 = eta0 + np.log(rr) * (t >= t0) + slope * np.maximum(t - t0 + 1, 0)
+    mu0, mu1 = np.exp(eta0), np.exp(eta1)
+    true_averted = float(np.sum(mu0[t0:] - mu1[t0:]))
+    dates = pd.date_range("2016-01-01", periods=n, freq="MS")
+    hits = np.zeros(3)
+    est = []
+    for _ in range(reps):
+        y = rng.negative_binomial(n=200, p=200 / (200 + mu1))  # variance mu + mu^2/200: overdispersed
+        df = pd.DataFrame({"period": dates, "referrals": y, "children": pop})
+        r = eh.its(df, outcome="referrals", time="period", intervention=dates[t0], family="quasipoisson",
+                   offset="children", seasonality=1)
+        hits += [r.ci[0] <= rr <= r.ci[1], r.slope_change.ci[0] <= np.exp(slope) <= r.slope_change.ci[1],
+                 r.averted.ci[0] <= true_averted <= r.averted.ci[1]]
+        est.append((np.log(r.estimate), r.averted.estimate))
+    cover = hits / reps
+    e = np.array(est)
+    bias_rr = (e[:, 0].mean() - np.log(rr)) / abs(np.log(rr))
+    bias_av = (e[:, 1].mean() - true_averted) / true_averted
+    print(f"counts: coverage rr {cover[0]:.3f} slope {cover[1]:.3f} averted {cover[2]:.3f}; "
+          f"bias log rr {bias_rr:+.3f}, averted {bias_av:+.3f} (true {true_averted:.0f})")
+    assert abs(bias_rr) < 0.05 and abs(bias_av) < 0.05
+    assert (cover >= 0.91).all() and (cover <= 0.98).all()
