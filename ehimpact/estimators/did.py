@@ -373,7 +373,17 @@ class _FEFit:
 
 
 def _codes(data: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    codes, labels = pd.factorize(data[column], sort=True)
+    """Dense integer codes 0..L-1 in sorted order of the labels, and the labels."""
+    s = data[column]
+    if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+        x = s.to_numpy()
+        lo, hi = int(x.min()), int(x.max())
+        if hi - lo <= 4 * len(x):  # dense integer ids: O(n) without sorting
+            off = (x - lo).astype(np.intp, copy=False)
+            present = np.bincount(off, minlength=hi - lo + 1) > 0
+            rank = np.cumsum(present) - 1
+            return rank[off], np.flatnonzero(present) + lo
+    codes, labels = pd.factorize(s, sort=True)
     return codes.astype(np.intp, copy=False), np.asarray(labels)
 
 
@@ -455,6 +465,8 @@ def _fit_fe(y: np.ndarray, X: np.ndarray, names: list[str], field_of: dict[str, 
 
 def _nested(fe: np.ndarray, clusters: np.ndarray, n_fe: int) -> bool:
     """Whether every level of a fixed effect lies inside a single cluster."""
+    if fe is clusters:
+        return True
     first = np.full(n_fe, -1, dtype=np.int64)
     first[fe] = clusters  # any cluster seen for the level
     return bool((first[fe] == clusters).all())
@@ -686,14 +698,14 @@ def twfe(
 
 def _switch_summary(d: np.ndarray, u: np.ndarray, t: np.ndarray, n_u: int) -> dict[str, Any]:
     """Adoption timing: is treatment absorbing, and do units adopt at different times?"""
-    order = np.lexsort((t, u))
-    du, uu = d[order], u[order]
-    same = uu[1:] == uu[:-1]
-    absorbing = not bool(((np.diff(du) < 0) & same).any())
-    first_t = np.full(n_u, np.iinfo(np.int64).max)
+    big = np.iinfo(np.intp).max
     treated = d > 0
+    first_t = np.full(n_u, big, dtype=np.intp)
     np.minimum.at(first_t, u[treated], t[treated])
-    starts = np.unique(first_t[first_t < np.iinfo(np.int64).max])
+    last_untreated = np.full(n_u, -1, dtype=np.intp)
+    np.maximum.at(last_untreated, u[~treated], t[~treated])
+    absorbing = bool((last_untreated < first_t).all())  # no untreated period after the first treated one
+    starts = np.unique(first_t[first_t < big])
     return {"absorbing": absorbing, "n_adoption_times": int(len(starts)),
             "staggered": bool(absorbing and len(starts) > 1)}
 
