@@ -278,3 +278,58 @@ def test_duplicates_and_bad_arguments(mpdta):
         eh.staggered_did(mpdta.assign(c=np.arange(len(mpdta)) % 7), **KW, cluster="c")
     with pytest.raises(InputError, match="kind"):
         eh.staggered_did(mpdta, **KW).aggregate("bogus")
+
+
+# ----------------------------------------------------------------------------- multiplier bootstrap draws
+def test_mammen_digits_encode_the_exact_probability():
+    """P(high) = (4 + 0.d1 d2 ... in base 256) / 16 must equal (5 - sqrt 5) / 10 to 2**-60."""
+    from decimal import Decimal, getcontext
+
+    from ehimpact.estimators import _staggered_inference as si
+
+    getcontext().prec = 40
+    exact = (Decimal(5) - Decimal(5).sqrt()) / 10
+    r = sum(Decimal(dg) / Decimal(256) ** (i + 1) for i, dg in enumerate(si._MAMMEN_TIE_DIGITS))
+    coded = (si._MAMMEN_NIBBLE + r) / 16
+    assert abs(coded - exact) < Decimal(2) ** -60
+    lo, hi = si._two_point("mammen")
+    p = float(exact)
+    assert_allclose([p * hi + (1 - p) * lo, p * hi**2 + (1 - p) * lo**2], [0.0, 1.0], atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["mammen", "rademacher"])
+def test_multiplier_sums_are_v_times_f(kind):
+    """With F = identity the result *is* the multiplier matrix V; any F then gives V @ F.
+
+    The same seed and the same number of rows give the same V, so this checks the centring
+    and float32 algebra of ``multiplier_sums`` against the explicit product, and checks the
+    multipliers themselves: two values, mean 0, variance 1, independent across rows and draws.
+    """
+    from ehimpact.estimators import _staggered_inference as si
+
+    n, draws = 300, 4000
+    V = si.multiplier_sums(np.eye(n), draws, np.random.default_rng(7), kind)
+    lo, hi = si._two_point(kind)
+    assert set(np.unique(np.round(V, 5))) == {round(lo, 5), round(hi, 5)}
+    se = 1 / np.sqrt(V.size)
+    third = 0.0 if kind == "rademacher" else 1.0  # Mammen's third moment is 1
+    sd3 = np.sqrt(np.mean(V**6) - third**2) / np.sqrt(V.size)  # SE of the mean of V**3
+    print(f"{kind}: mean {V.mean():+.5f}, var {V.var():.5f}, third moment {np.mean(V**3):.4f}")
+    assert abs(V.mean()) < 4 * se and abs(np.mean(V**2) - 1) < 4 * np.std(V**2) * se + 1e-5
+    assert abs(np.mean(V**3) - third) < 4 * sd3
+    corr = np.corrcoef(V[:, :50], rowvar=False)[np.triu_indices(50, 1)]
+    assert np.abs(corr).max() < 5 / np.sqrt(draws)
+    F = np.random.default_rng(1).normal(loc=[5.0, -3.0, 0.0], size=(n, 3)) * [1.0, 100.0, 1e-3]
+    got = si.multiplier_sums(F, draws, np.random.default_rng(7), kind)
+    assert_allclose(got, V @ F, rtol=1e-5, atol=1e-5 * np.abs(F).sum(0).max())
+    again = si.multiplier_sums(F, draws, np.random.default_rng(7), kind)
+    assert np.array_equal(got, again)  # deterministic by seed
+    assert not np.allclose(got, si.multiplier_sums(F, draws, np.random.default_rng(8), kind))
+
+
+def test_bootstrap_is_deterministic_by_seed(mpdta):
+    a = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=5)
+    b = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=5)
+    c = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=6)
+    assert a.att_gt["se"].equals(b.att_gt["se"]) and a.att_gt["band_upper"].equals(b.att_gt["band_upper"])
+    assert not a.att_gt["se"].equals(c.att_gt["se"])
