@@ -172,6 +172,7 @@ class Evaluation:
         self._results: dict[str, Estimate | NotAvailable] = {}
         self._sections: dict[int, Section] = {}
         self.disclosure_log: list[dict[str, Any]] = []
+        self.cost_results: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ data views
     def _check_authority(self) -> None:
@@ -230,19 +231,33 @@ class Evaluation:
             return self.authority
 
     # ------------------------------------------------------------------ disclosure
-    def disclose(self, table: pd.DataFrame, *, caption: str, counts: list[str] | None = None,
-                 rates: dict[str, str] | None = None) -> pd.DataFrame:
-        """Apply disclosure control (DOMAIN.md §5) to a table before it is shown."""
-        from ehimpact.report.disclosure import disclose
+    def add_table(self, section: Section, caption: str, table: pd.DataFrame, *,
+                  counts: list[str] | None = None, rates: dict[str, str] | None = None,
+                  totals: list[str] | None = None, additive: bool = False) -> pd.DataFrame:
+        """Disclosure-control a table (DOMAIN.md §5) and add it to a section.
+
+        Every table a report shows goes through here.  ``counts`` names the count columns
+        (default: columns named like counts: ``n``, ``n_*``, ``count``...); a table with no
+        counts passes through unchanged but is still recorded as checked.
+        """
+        from ehimpact.report.disclosure import disclose, table_record
 
         d = self.config.disclosure
-        out = disclose(table, counts=counts, rates=rates, threshold=d.threshold, secondary=d.secondary,
-                       symbol=d.symbol)
-        safe, log = (out.table, out.log) if hasattr(out, "table") else out
-        for entry in json_safe(log) or []:
-            if isinstance(entry, dict):
-                entry = {**entry, "table": caption}
-            self.disclosure_log.append(entry)
+        if counts is None:  # columns named like counts that hold whole numbers (not money, not rates)
+            counts = [c for c in table.columns if _looks_like_count_column(str(c)) and _whole(table[c])]
+        if counts:
+            safe, log = disclose(table, counts=counts, rates=rates, totals=totals, threshold=d.threshold,
+                                 secondary=d.secondary, symbol=d.symbol, additive_counts=additive,
+                                 name=caption)
+            record = table_record(safe, log)
+            self.disclosure_log.extend({**e, "table": caption} if isinstance(e, dict) else e
+                                       for e in log.to_list())
+        else:
+            safe = table
+            record = {"name": caption, "disclosed": True, "count_columns": [],
+                      "columns": [str(c) for c in table.columns], "data": json_safe(table)}
+        section.tables.append((caption, safe))
+        section.records[caption] = record
         return safe
 
     # ------------------------------------------------------------------ designs
@@ -400,9 +415,24 @@ class Evaluation:
             {"not_available": primary.reason},
             "estimates": {k: v.to_dict() for k, v in self.estimates().items()},
             "not_available": {k: v.reason for k, v in self._results.items() if isinstance(v, NotAvailable)},
+            "costs": {k: v.to_dict() for k, v in self.cost_results.items()},
             "sections": [s.to_dict() for s in secs],
             "disclosure_log": self.disclosure_log,
         })
+
+
+def _whole(s: pd.Series) -> bool:
+    v = pd.to_numeric(s, errors="coerce").dropna()
+    return bool(len(v)) and bool(((v % 1) == 0).all()) and bool((v >= 0).all())
+
+
+def _looks_like_count_column(name: str) -> bool:
+    import fnmatch
+
+    from ehimpact.report.disclosure import DEFAULT_COUNT_FIELDS
+
+    low = name.lower()
+    return any(fnmatch.fnmatch(low, p) for p in (*DEFAULT_COUNT_FIELDS, "n_treated", "n_control"))
 
 
 def counts_by(frame: pd.DataFrame, by: list[str], value: str = "n") -> pd.DataFrame:

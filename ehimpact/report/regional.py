@@ -72,10 +72,11 @@ class RegionalSummary:
         """Value-for-money headline numbers across authorities, where step 9 ran."""
         rows = []
         for code, res in self.results.items():
-            for key, est in (res.get("estimates") or {}).items():
-                if key.startswith("costs:") and isinstance(est, dict):
-                    rows.append({"authority": res.get("authority_name") or code, "result": key[6:],
-                                 **{k: v for k, v in est.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}})
+            for key, cost in (res.get("costs") or {}).items():
+                if isinstance(cost, dict):
+                    nums = {k: v for k, v in (cost.get("headline") or cost).items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                    rows.append({"authority": res.get("authority_name") or code, "result": key, **nums})
         return pd.DataFrame(rows)
 
     def section(self) -> Section:

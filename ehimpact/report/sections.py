@@ -38,6 +38,8 @@ class Section:
     prompt: str = ""
     paragraphs: list[str] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    #: disclosure records (``ehimpact.report.disclosure.table_record``) by caption
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
     figures: list[tuple[str, Any]] = field(default_factory=list)
     estimates: dict[str, Estimate] = field(default_factory=dict)
 
@@ -51,7 +53,8 @@ class Section:
             "number": self.number,
             "title": self.title,
             "paragraphs": self.paragraphs,
-            "tables": [{"caption": c, "disclosed": True, "rows": json_safe(t)} for c, t in self.tables],
+            "tables": [self.records.get(c) or {"name": c, "disclosed": True, "count_columns": [],
+                                               "data": json_safe(t)} for c, t in self.tables],
             "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
         }
 

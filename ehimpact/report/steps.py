@@ -51,7 +51,7 @@ def step2(ev: Evaluation, sec: Section) -> None:
             "Short-term outcomes": lm.short_term_outcomes, "Long-term outcomes": lm.long_term_outcomes}
     depth = max([len(v) for v in cols.values()] + [1])
     table = pd.DataFrame({k: v + [""] * (depth - len(v)) for k, v in cols.items()})
-    sec.tables.append(("Logic model", table))  # text only: nothing to disclose
+    ev.add_table(sec, "Logic model", table, counts=[])
     sec.say("Read left to right: what we put in, what we do, what we deliver, and what should change as a result.")
 
 
@@ -70,7 +70,7 @@ def step3(ev: Evaluation, sec: Section) -> None:
             "follow-up": f"{f['follow_up_months']} months" if f.get("follow_up_months") else "",
             "role": "primary" if o.primary else "secondary",
         })
-    sec.tables.append(("Outcome measures", pd.DataFrame(rows)))
+    ev.add_table(sec, "Outcome measures", pd.DataFrame(rows), counts=[])
     sec.say("Measures come from statutory returns (Children in Need census, SSDA903) and the authority's own "
             "early help records, with the definitions in ehimpact's data dictionary; they map to the Troubled "
             "Families headline problems where one applies.")
@@ -110,8 +110,7 @@ def step4(ev: Evaluation, sec: Section) -> None:
     total = {"age_band": "Total", **{g: int(tab[g].sum()) for g in tab.columns if g != "age_band"}}
     tab = pd.concat([tab, pd.DataFrame([total])], ignore_index=True)
     counts = [g for g in tab.columns if g != "age_band"]
-    sec.tables.append(("Children in the cohort by age band",
-                       ev.disclose(tab, caption="cohort by age band", counts=counts)))
+    ev.add_table(sec, "Children in the cohort by age band", tab, counts=counts, totals=["Total"])
     n_sup, n_cmp = int((c["received_early_help"] == 1).sum()), int((c["received_early_help"] == 0).sum())
     sec.say(f"The cohort has {_safe_count(n_sup, ev)} supported children and {_safe_count(n_cmp, ev)} comparison "
             "children (assessed but not supported), followed up from the end of their early help episode "
@@ -146,7 +145,7 @@ def step5(ev: Evaluation, sec: Section) -> None:
             rows.append({"measure": "re-referred to early help within 12 months",
                          "count": int(sup["reref_eh_12m"].fillna(0).sum())})
         tab = pd.DataFrame(rows)
-        sec.tables.append(("Reach", ev.disclose(tab, caption="reach", counts=["count"])))
+        ev.add_table(sec, "Reach", tab, counts=["count"])
         if len(sup) and len(c):
             sec.say(f"Take-up: {100 * len(sup) / len(c):.0f}% of assessed children received early help.")
             if "start_date" in sup.columns and "end_date" in sup.columns:
@@ -161,8 +160,7 @@ def step5(ev: Evaluation, sec: Section) -> None:
         ].sum().reset_index()
         yearly["year"] = yearly["year"].astype(str)
         counts = [c for c in yearly.columns if c != "year"]
-        sec.tables.append(("Activity by calendar year",
-                           ev.disclose(yearly, caption="activity by year", counts=counts)))
+        ev.add_table(sec, "Activity by calendar year", yearly, counts=counts)
 
 
 def _monthly_figure(ap: pd.DataFrame, ev: Evaluation):
@@ -198,7 +196,7 @@ def step6(ev: Evaluation, sec: Section) -> None:
         worst = float(bal["smd_after"].abs().max())
         sec.say(f"Balance after adjustment: the largest standardised mean difference is {worst:.3f} "
                 f"({'all below' if worst < 0.1 else 'not all below'} the 0.1 rule of thumb).")
-        sec.tables.append(("Covariate balance before and after adjustment", bal.round(3)))
+        ev.add_table(sec, "Covariate balance before and after adjustment", bal.round(3), counts=[])
         for meth in ("love_plot", "plot_balance"):
             if hasattr(primary, meth):
                 ax = getattr(primary, meth)()
@@ -307,13 +305,13 @@ def step8(ev: Evaluation, sec: Section) -> None:
             tab = compare(*[r[1] for r in results], names=[r[0] for r in results])
         except ImportError:
             tab = pd.concat([r[1].table().assign(design=r[0]) for r in results], ignore_index=True)
-        sec.tables.append(("The headline beside alternative designs", tab))
+        ev.add_table(sec, "The headline beside alternative designs", tab)
     if isinstance(primary, Estimate) and hasattr(primary, "sensitivity"):
         try:
             sens = primary.sensitivity()
             table = sens.table() if hasattr(sens, "table") else sens
             if isinstance(table, pd.DataFrame):
-                sec.tables.append(("Sensitivity to unmeasured confounding (Rosenbaum bounds)", table))
+                ev.add_table(sec, "Sensitivity to unmeasured confounding (Rosenbaum bounds)", table)
             if hasattr(sens, "summary"):
                 sec.say(sens.summary())
         except InputError as exc:
@@ -342,35 +340,40 @@ def step9(ev: Evaluation, sec: Section) -> None:
     try:
         from ehimpact.costs.config import CostsConfig
 
-        cfg = CostsConfig.model_validate(ev.config.costs)
-        estimates = {k: v for k, v in sec_estimates(ev).items()}
-        results = costs.evaluate(cfg, estimates, ev.authority_panel)
+        settings = dict(ev.config.costs)
+        if "cohort" not in settings:  # default: the children this authority supported
+            c = ev.children
+            settings["cohort"] = int((c["received_early_help"] == 1).sum()) if c is not None else 0
+        cfg = CostsConfig.load(settings)
+        for link in cfg.links:  # the headline design on every costed outcome
+            if ev.config.design.name in ("match", "weight"):
+                ev.run_design(ev.config.design, outcome=link.outcome)
+        results = costs.evaluate(cfg, sec_estimates(ev), ev.panel, authority=ev.authority)
     except InputError as exc:
         sec.say(NotAvailable("Costs", str(exc)).text())
         return
-    except Exception as exc:  # pydantic errors in the costs section
-        sec.say(NotAvailable("Costs", f"the costs section of the config is invalid: {exc}").text())
-        return
+    sec.say(f"Costs are for the {cfg.cohort:,.0f} children supported, in {cfg.price_base_year} prices, "
+            f"discounted with the HM Treasury Green Book schedule ({cfg.discount_schedule}).")
     for name, res in results.items():
         sec.say(f"**{name.replace('_', ' ').capitalize()}.** " + res.summary().replace("\n", "  \n"))
         tab = res.table()
         if isinstance(tab, pd.DataFrame):
-            sec.tables.append((name.replace("_", " ").capitalize(), tab.round(2)))
+            ev.add_table(sec, name.replace("_", " ").capitalize(), tab.round(2))
         try:
             ax = res.plot()
             fig = ax.figure if hasattr(ax, "figure") else ax
             sec.figures.append((name.replace("_", " ").capitalize(), fig))
         except Exception:  # noqa: BLE001 - a missing plot does not stop the report
             pass
-        sec.estimates  # costs results are recorded through results.json by name
-        ev._results[f"costs:{name}"] = res  # type: ignore[assignment]
+        ev.cost_results[name] = res
 
 
 def sec_estimates(ev: Evaluation) -> dict[str, Estimate]:
     """Estimates by outcome column for costing (headline design)."""
     out: dict[str, Estimate] = {}
-    for k, v in ev.estimates().items():
-        if v.outcome and v.outcome not in out:
+    design = ev.config.design.name
+    for k, v in ev.estimates().items():  # the headline design's estimates first
+        if v.outcome and v.outcome not in out and k.split(":")[0] in (design, "primary"):
             out[v.outcome] = v
     p = ev.primary
     if isinstance(p, Estimate) and p.outcome:
@@ -444,7 +447,8 @@ def step10(ev: Evaluation, sec: Section) -> None:
         sec.say(f"**Strength of evidence.** This is {strength}. {EVIDENCE_NOTE}")
     else:
         _note(sec, p)
-    sec.tables.append(("EIF's six common pitfalls, checked against this evaluation", pitfalls_checklist(ev)))
+    ev.add_table(sec, "EIF's six common pitfalls, checked against this evaluation", pitfalls_checklist(ev),
+                 counts=[])
     limits = ["Administrative data record contact with services, not children's wellbeing directly.",
               "Unrecorded differences between supported and comparison families could bias the comparison."]
     if ev.synthetic:

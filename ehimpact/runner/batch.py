@@ -89,6 +89,7 @@ def run_batch(
     pdf: bool | None = None,
     authorities: list[str] | None = None,
     regional_summary: bool = True,
+    engine: str | None = "ehimpact-inprocess",  # [engine]
 ) -> BatchResult:
     """Run the evaluation for every authority of a batch config, in parallel.
 
@@ -110,6 +111,10 @@ def run_batch(
         Restrict to these codes.
     regional_summary : bool
         Execute the regional summary notebook at the end.
+    engine : str, optional
+        papermill engine for the authorities' notebooks: ``"ehimpact-inprocess"`` (default)
+        runs them inside the warm worker processes (heavy modules imported once per worker,
+        :mod:`ehimpact.runner.engine`); ``None`` starts a Jupyter kernel per notebook.
 
     Returns
     -------
@@ -126,12 +131,13 @@ def run_batch(
     out_root = Path(out_dir) if out_dir is not None else Path(cfg.output_dir)
     run_dir = out_root / batch.name
     run_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(run_dir)
     codes = authorities or batch_authorities(config_path)
     n_workers = workers or batch.workers or os.cpu_count() or 1
     pdf = batch.pdf if pdf is None else pdf
 
     kwargs = {"run_name": batch.name, "timeout": batch.timeout_per_notebook, "retries": batch.retries,
-              "pdf": pdf, "resume": resume}
+              "pdf": pdf, "resume": resume, "engine": engine}  # [engine]
     outcomes: list[RunOutcome] = []
     t0 = time.perf_counter()
     cluster = None
@@ -141,6 +147,10 @@ def run_batch(
         cluster = LocalCluster(n_workers=min(n_workers, len(codes)), threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=40)
         client = Client(cluster)
+    if engine == "ehimpact-inprocess":  # [engine] import pandas, statsmodels, ... once per worker
+        from ehimpact.runner.engine import WarmImports
+
+        client.register_plugin(WarmImports())
     bar = _progress(len(codes))
     try:
         futures = {client.submit(run_one, str(config_path), code, str(out_root), pure=False, key=f"run-{code}-{i}",
@@ -172,6 +182,15 @@ def run_batch(
         regional = _regional(run_dir, batch.timeout_per_notebook)
     index = write_index(run_dir, outcomes, wall=wall, workers=n_workers, regional=regional)
     return BatchResult(run_dir, outcomes, index, summary_csv, regional)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete temporary folders left by a batch that was killed mid-run (never published)."""
+    import shutil
+
+    for pattern in ("*/.*.tmp-*", "*/.*.old-*", ".tmp*"):
+        for tmp in run_dir.glob(pattern):
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
 def _headline(folder: Path) -> dict[str, Any]:

@@ -204,6 +204,19 @@ class EvaluationConfig(_Strict):
             v[0].primary = True
         return v
 
+    @field_validator("costs")
+    @classmethod
+    def _costs_valid(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is None:
+            return v
+        from ehimpact.costs.config import CostsConfig
+
+        try:
+            CostsConfig.load({"cohort": 1, **v})  # cohort defaults to the supported children at run time
+        except InputError as exc:
+            raise ValueError(str(exc).split(". Fix:")[0].replace("bad costs config: ", "")) from None
+        return v
+
     def step(self, number: int) -> Step:
         """Title and prompt of a step: the config's, or the default."""
         return self.steps.get(number, DEFAULT_STEPS[number])

@@ -134,6 +134,7 @@ def run_one(
     pdf: bool = False,
     resume: bool = False,
     kernel_name: str | None = None,
+    engine: str | None = None,  # [engine]
 ) -> RunOutcome:
     """Execute the ten-step notebook for one authority and render it.
 
@@ -157,6 +158,10 @@ def run_one(
         Skip when the last run succeeded with the same :func:`inputs_key`.
     kernel_name : str, optional
         Jupyter kernel; default the notebook's (``python3`` of this environment).
+    engine : str, optional
+        papermill engine name; ``None`` starts a Jupyter kernel per notebook, and
+        ``"ehimpact-inprocess"`` runs the cells in this process
+        (:mod:`ehimpact.runner.engine`; what batches use).
 
     Returns
     -------
@@ -166,6 +171,9 @@ def run_one(
     import papermill as pm
 
     from ehimpact.runner.render import to_html, to_pdf
+
+    if engine == "ehimpact-inprocess":  # [engine] make sure papermill knows the in-process engine
+        import ehimpact.runner.engine  # noqa: F401
 
     config_path = Path(config_path).resolve()
     cfg, _ = load_config(config_path)
@@ -192,7 +200,8 @@ def run_one(
                 t = time.perf_counter()
                 pm.execute_notebook(str(notebook_path()), str(tmp / "report.ipynb"), parameters=params,
                                     kernel_name=kernel_name, progress_bar=False, execution_timeout=timeout,
-                                    request_save_on_cell_execute=False, report_mode=True)
+                                    request_save_on_cell_execute=False, report_mode=True,
+                                    engine_name=engine)  # [engine]
                 timings["execute"] = time.perf_counter() - t
                 break
             except pm.PapermillExecutionError:
