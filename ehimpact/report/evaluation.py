@@ -242,6 +242,8 @@ class Evaluation:
         """
         from ehimpact.report.disclosure import disclose, table_record
 
+        if not isinstance(table.index, pd.RangeIndex):  # row labels become a visible column
+            table = table.reset_index()
         d = self.config.disclosure
         if counts is None:  # columns named like counts that hold whole numbers (not money, not rates)
             counts = [c for c in table.columns if _looks_like_count_column(str(c)) and _whole(table[c])]
@@ -340,6 +342,10 @@ class Evaluation:
             est.synthetic = self.synthetic
             if label and not est.outcome_label:
                 est.outcome_label = label
+            if design.name in PANEL_DESIGNS - {"its"}:
+                est.subject = "Authorities that adopted the new model"
+            elif design.name == "its":
+                est.subject = self.authority_name
         except InputError as exc:
             est = NotAvailable(f"{design.name} on {outcome}", str(exc), kind="input_error")
         self._results[key] = est
@@ -358,7 +364,7 @@ class Evaluation:
                 return o.label
         return {
             "referrals_rate": "rate of referrals to children's social care per 10,000 children",
-            "referrals": "monthly number of referrals to children's social care",
+            "referrals": "children's social care referral",
             "cpp_starts_rate": "rate of child protection plans started per 10,000 children",
             "cla_rate": "rate of children looked after per 10,000 children",
         }.get(column)

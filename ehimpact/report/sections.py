@@ -59,6 +59,20 @@ class Section:
         }
 
 
+def format_number(x: float) -> str:
+    """Numbers as a reader expects: 17,279 not 1.73e+04; 0.0765 not 7.65e-02; tiny p-values in e-notation."""
+    if x != x:  # NaN
+        return ""
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 10:
+        return f"{x:,.1f}"
+    if a >= 0.001 or a == 0:
+        return f"{x:.3g}" if a < 1 else f"{x:.2f}"
+    return f"{x:.2g}"
+
+
 def show(section: Section) -> None:
     """Display a section in a notebook: heading, prompt, text, tables, figures."""
     from IPython.display import HTML, Markdown, display
@@ -70,8 +84,8 @@ def show(section: Section) -> None:
         display(Markdown(p))
     for caption, table in section.tables:
         display(Markdown(f"**{caption}**"))
-        display(HTML(table.to_html(index=False, na_rep="", float_format=lambda x: f"{x:,.3g}",
-                                   classes="eh-table", border=0)))
+        display(HTML('<div style="overflow-x:auto">' + table.to_html(
+            index=False, na_rep="", float_format=format_number, classes="eh-table", border=0) + "</div>"))
     for caption, fig in section.figures:
         display(Markdown(f"**{caption}**"))
         display(fig)
