@@ -152,10 +152,11 @@ def balance_table(
 
 def max_abs_smd(balance: pd.DataFrame, *, skip: Sequence[str] = ("distance",)) -> tuple[float, list[str]]:
     """Largest |SMD| after adjustment and the covariates above 0.1 (excluding ``skip`` rows)."""
-    b = balance[~balance["covariate"].isin(skip)]
-    smd = b["smd_after"].abs()
-    bad = b.loc[smd > 0.1, "covariate"].tolist()
-    return (float(smd.max()) if len(smd) else 0.0), bad
+    names = balance["covariate"].to_numpy()
+    smd = np.abs(balance["smd_after"].to_numpy())
+    keep = ~np.isin(names, list(skip)) & np.isfinite(smd)
+    bad = [str(c) for c in names[keep & (smd > 0.1)]]
+    return (float(smd[keep].max()) if keep.any() else 0.0), bad
 
 
 def love_plot(balance: pd.DataFrame, *, ax: Axes | None = None, threshold: float = 0.1,

@@ -98,24 +98,10 @@ def _check_rank(X: np.ndarray, names: list[str]) -> None:
             )
 
 
-def _logit_fit(X: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unpenalised logistic MLE: L-BFGS on standardised columns, then Newton polish."""
-    from sklearn.linear_model import LogisticRegression
-
-    mu = X.mean(axis=0)
-    sd = X.std(axis=0)
-    sd[sd == 0] = 1.0
-    Xs = (X - mu) / sd
-    lr = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=300, tol=1e-6)
-    lr.fit(Xs, d)
-    beta = np.concatenate([lr.intercept_, lr.coef_.ravel()])
-    Z = np.column_stack([np.ones(len(Xs)), Xs])
-    # Newton polish: L-BFGS stops at a gradient tolerance; a few Newton steps from there
-    # reach the MLE to machine precision (quadratic convergence), so greedy matching
-    # agrees with R's glm scores.  Each step costs one X'WX.
-    n_newton = 4 if len(X) <= 200_000 else 2
-    for _ in range(n_newton):
-        eta = Z @ beta
+def _newton(Z: np.ndarray, d: np.ndarray, beta: np.ndarray, max_steps: int) -> tuple[np.ndarray, bool]:
+    """Newton-Raphson steps for the logistic log-likelihood; returns (beta, converged)."""
+    for _ in range(max_steps):
+        eta = np.clip(Z @ beta, -700, 700)
         p = 1.0 / (1.0 + np.exp(-eta))
         w = p * (1.0 - p)
         H = (Z * w[:, None]).T @ Z
@@ -123,17 +109,64 @@ def _logit_fit(X: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
         try:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
-            break
+            return beta, False
         if not np.all(np.isfinite(step)):
-            break
+            return beta, False
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10:
-            break
+            return beta, True
+    return beta, False
+
+
+#: below this many rows the MLE is found by Newton-Raphson directly (a handful of small
+#: matrix products, faster than L-BFGS's per-iteration overhead); above it by scikit-learn's
+#: L-BFGS, polished with Newton steps up to _POLISH_MAX rows.
+_NEWTON_MAX = 50_000
+_POLISH_MAX = 200_000
+
+
+def _logit_fit(X: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unpenalised logistic MLE on standardised columns; returns (linear predictor, coef)."""
+    mu = X.mean(axis=0)
+    sd = X.std(axis=0)
+    sd[sd == 0] = 1.0
+    Z = np.column_stack([np.ones(len(X)), (X - mu) / sd])
+    converged = False
+    if len(X) <= _NEWTON_MAX:
+        beta, converged = _newton(Z, d, np.zeros(Z.shape[1]), 50)
+    if not converged:
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=300, tol=1e-6)
+        lr.fit(Z[:, 1:], d)
+        beta = np.concatenate([lr.intercept_, lr.coef_.ravel()])
+        if len(X) <= _POLISH_MAX:
+            # L-BFGS stops at a gradient tolerance; Newton steps from there reach the MLE to
+            # machine precision, so greedy matching agrees with R's glm scores
+            polished, ok = _newton(Z, d, beta, 4)
+            beta = polished if ok or np.all(np.isfinite(polished)) else beta
     eta = Z @ beta
-    # back to the original scale: intercept and slopes
     slopes = beta[1:] / sd
     intercept = beta[0] - np.sum(slopes * mu)
-    return eta, np.concatenate([[intercept], slopes]), Z
+    return eta, np.concatenate([[intercept], slopes])
+
+
+_CONTROLLER: Any = None
+
+
+def _blas_threads(n: int) -> Any:
+    """One BLAS thread for small problems: threading gains nothing there and, on a shared
+    machine, oversubscribed BLAS threads are many times slower."""
+    from contextlib import nullcontext
+
+    global _CONTROLLER
+    if n >= 100_000:
+        return nullcontext()
+    if _CONTROLLER is None:  # scanning the loaded libraries is slow: do it once
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def fit_propensity(
@@ -183,10 +216,10 @@ def fit_propensity(
     _check_columns(X, d, names)
     if model == "logit":
         _check_rank(X, names)
-        eta, coef, Z = _logit_fit(X, d)
-        score = 1.0 / (1.0 + np.exp(-eta))
+        with _blas_threads(len(X)):
+            eta, coef = _logit_fit(X, d)
+        score = 1.0 / (1.0 + np.exp(-np.clip(eta, -700, 700)))
         fit = PropensityFit(score, eta, "logit", coef, list(names), np.column_stack([np.ones(len(X)), X]))
-        del Z
     elif model == "gbm":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
