@@ -228,9 +228,8 @@ def goodman_bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
             fix="check the treatment coding; a decomposition needs units that adopt during the panel",
         )
     groups, inverse, counts = np.unique(first, return_inverse=True, return_counts=True)
-    ybar = np.zeros((len(groups), T))
-    np.add.at(ybar, inverse, Y)
-    ybar /= counts[:, None]
+    ybar = np.column_stack([np.bincount(inverse, weights=Y[:, j], minlength=len(groups))
+                            for j in range(T)]) / counts[:, None]
     share = counts / n_units
     dbar = (T - groups) / T
 
@@ -292,17 +291,13 @@ def _row(treated: Any, control: Any, kind: str, est: float, w: float, nt: int, n
 def _balanced_matrices(data: pd.DataFrame, y: np.ndarray, d: np.ndarray, *, unit: str,
                        time: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unit x period matrices of outcome and treatment; raise unless the panel is balanced."""
-    u_codes, u_labels = pd.factorize(data[unit], sort=True)
-    t_codes, t_labels = pd.factorize(data[time], sort=True)
+    from ehimpact.estimators.did import _codes, _require_unique_cells
+
+    u_codes, u_labels = _codes(data, unit)
+    t_codes, t_labels = _codes(data, time)
     n_u, n_t = len(u_labels), len(t_labels)
+    _require_unique_cells(data, u_codes, t_codes, n_u, n_t, unit, time)
     cell = u_codes.astype(np.int64) * n_t + t_codes
-    dup = pd.Series(cell).duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(
-            f"{int(dup.sum())} rows repeat a {unit} x {time} combination",
-            field="time", rows=list(data.index[dup]),
-            fix="keep one row per unit and period (aggregate or drop duplicates)",
-        )
     if len(cell) != n_u * n_t:
         per_unit = np.bincount(u_codes, minlength=n_u)
         short = [u_labels[i] for i in np.flatnonzero(per_unit < n_t)]
