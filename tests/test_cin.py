@@ -125,3 +125,14 @@ def test_missing_file_and_salt(tmp_path, monkeypatch):
 def test_two_years_deduplicated(tmp_path):
     cin = read_cin([FIX / "cin_small.xml", FIX / "cin_small.xml"], salt=SALT)
     assert len(cin.referrals) == 8 and len(cin.cpp) == 4 and len(cin.children) == 6
+
+
+def test_nested_child_tag_found_by_fuzzing(tmp_path):
+    # hypothesis found this: an extra "<Child>" before a child made iterparse see a Child
+    # inside a Child; the file is then read child by child and only A1 is lost
+    text = (FIX / "cin_small.xml").read_text()
+    i = text.index("<Child>")
+    path = tmp_path / "nested.xml"
+    path.write_text(text[:i] + "<Child>" + text[i:])
+    cin = read_cin(path, salt=SALT)
+    assert set(cin.children.child_id) >= {h(x) for x in ("B2", "C3", "D4", "E5", "J9")}

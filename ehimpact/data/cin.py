@@ -247,21 +247,20 @@ def _stream(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> str 
     """Stream Child elements with iterparse, releasing each once read."""
     lea = None
     index = 0
-    parent: ET.Element | None = None
+    stack: list[ET.Element] = []  # open elements, root first
     for event, elem in ET.iterparse(path, events=("start", "end")):
-        tag = _local(elem.tag)
         if event == "start":
-            if tag == "Children":
-                parent = elem
+            stack.append(elem)
             continue
+        stack.pop()
+        tag = _local(elem.tag)
         if tag == "LEA" and lea is None and elem.text:
             lea = elem.text.strip()
-        elif tag == "Child":
+        elif tag == "Child" and stack and _local(stack[-1].tag) == "Children":
             index += 1
             _strip_ns(elem)
             _collect_child(elem, index, f"child {index} (Children/Child[{index}])", sink, path, report)
-            if parent is not None:
-                parent.remove(elem)
+            stack[-1].remove(elem)  # release the child once read (large files)
     return lea
 
 

@@ -165,14 +165,17 @@ def pseudonymise(ids: Iterable[Any], salt: str | Salt | None = None) -> pd.Serie
     """
     key = resolve_salt(salt).key
     series = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype=object)
-    text = series.astype(object).where(series.notna(), None)
-    out = [
-        None
-        if (v is None or str(v).strip() == "")
-        else hmac.new(key, str(v).strip().encode("utf-8"), hashlib.sha256).hexdigest()[:_HASH_CHARS]
-        for v in text
-    ]
-    return pd.Series(out, index=series.index, dtype=object)
+    text = series.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    uniques = pd.unique(text[~blank].to_numpy(dtype=object))
+    base = hmac.new(key, digestmod=hashlib.sha256)  # copying the keyed state is cheaper than new
+    digests = {}
+    for value in uniques:
+        h = base.copy()
+        h.update(value.encode("utf-8"))
+        digests[value] = h.hexdigest()[:_HASH_CHARS]
+    out = text.map(digests).astype(object)
+    return out.where(~blank, None)
 
 
 def birth_month(dob: pd.Series) -> pd.Series:

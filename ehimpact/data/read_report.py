@@ -12,6 +12,7 @@ offending code, which is not personal data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,7 +310,7 @@ def read_csv_records(
     if not path.is_file():
         raise InputError(f"file not found: {path}", field=argument, fix="check the path")
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    lines = text.splitlines()
+    lines = _LINE_BREAK.split(text)  # \r\n, \n or \r: numbered as an editor numbers them
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise InputError(f"{path.name} is empty", field=argument,
@@ -323,25 +324,28 @@ def read_csv_records(
             fix="give every column a distinct name in the header line",
         )
     width = len(columns)
-    rows: list[list[str | None]] = []
-    records: list[str] = []
+    rows: list[list[str]] = []
+    numbers: list[int] = []
     n_lines = 0
     for number in range(first + 1, len(lines)):
         line = lines[number]
         if not line.strip():
             continue
         n_lines += 1
-        try:
-            fields = _split(line)
-        except csv.Error:
-            fields = None
+        if '"' in line:  # quoted fields: let the csv module parse this one line
+            try:
+                fields = _split(line)
+            except csv.Error:
+                fields = None
+        else:
+            fields = line.split(",")
         if fields is None or len(fields) != width:
             got = "unreadable" if fields is None else f"{len(fields)} fields"
             report.add(file=path, record=f"line {number + 1}", field="",
                        problem=f"line has {got}, the header has {width}", action="record excluded")
             continue
-        rows.append([_clean(f) for f in fields])
-        records.append(f"line {number + 1}")
+        rows.append(fields)
+        numbers.append(number + 1)
     if n_lines and len(rows) * 2 < n_lines:
         raise InputError(
             f"{path.name}: most lines ({n_lines - len(rows)} of {n_lines}) do not have the "
@@ -350,9 +354,15 @@ def read_csv_records(
             fix="check the header line (a missing or merged column name) and the delimiter (comma)",
         )
     raw = pd.DataFrame(rows, columns=columns, dtype=object)
-    raw["_record"] = records
+    for col in columns:  # vectorised: trim, blank -> missing
+        trimmed = raw[col].str.strip()
+        raw[col] = trimmed.where(trimmed != "", None)
+    raw["_record"] = [f"line {n}" for n in numbers]
     raw.attrs["n_lines"] = n_lines
     return columns, raw
+
+
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
 def _split(line: str) -> list[str]:
