@@ -22,10 +22,18 @@ against a known answer.  It is built to be *hard in the way real data is hard*:
   dynamic effects that build up over the first year, seasonality and noise.
 
 Potential outcomes are drawn with common random numbers, so each child has both
-``Y(0)`` and ``Y(1)``; the *sample* ATT (``truth["child_att"]``) is the mean of
-``Y(1) - Y(0)`` over supported children, and ``truth["child_att_expected"]`` is the
-mean of ``P(Y(1)=1 | X) - P(Y(0)=1 | X)`` over them (what an unbiased estimator targets
-on average over outcome noise).
+``Y(0)`` and ``Y(1)``; the *sample* ATT (``truth["child_att"]``, and per authority
+``truth["child_att_by_authority"]``) is the mean of ``Y(1) - Y(0)`` over supported
+children, and ``truth["child_att_expected"]`` (``..._by_authority_expected``) is the mean
+of ``P(Y(1)=1 | X) - P(Y(0)=1 | X)`` over them: the population value for children like
+these, which an unbiased estimator targets on average over outcome noise.  Outcomes with
+an age limit are averaged over eligible supported children only (absence and exclusion:
+aged 5+; youth justice entry: aged 10+).
+
+Panel truth (``truth["panel_att"]``) is on the rate scale (per 10,000 children): the
+difference between the expected rates with and without the new model, averaged over the
+authorities of a cohort at each event time; ``panel_att_overall`` averages it over every
+adopted authority-month.
 
 Examples
 --------
@@ -506,7 +514,7 @@ def _children(
         "exclusion_12m": age >= 5,
         "yj_entry_24m": age >= 10,
     }
-    att, att_exp, rows = {}, {}, []
+    att, att_exp, rows, rows_exp = {}, {}, [], []
     for name, (p0, p1, y0, y1) in potential.items():
         if name == "exclusion_12m":  # no exclusions under 5 in either world
             y0, y1, p0, p1 = (np.where(age >= 5, x, 0) for x in (y0, y1, p0, p1))
@@ -515,12 +523,17 @@ def _children(
         att_exp[name] = float(np.mean(p1[keep] - p0[keep]))
         by = pd.Series(y1[keep].astype(float) - y0[keep]).groupby(codes[la_idx][keep]).mean()
         rows.append(by.rename(name))
+        by_exp = pd.Series(p1[keep] - p0[keep]).groupby(codes[la_idx][keep]).mean()
+        rows_exp.append(by_exp.rename(name))
     by_la = pd.concat(rows, axis=1).reindex(codes)
     by_la.index.name = "authority_code"
+    by_la_exp = pd.concat(rows_exp, axis=1).reindex(codes)
+    by_la_exp.index.name = "authority_code"
     truth = {
         "child_att": att,
         "child_att_expected": att_exp,
         "child_att_by_authority": by_la,
+        "child_att_by_authority_expected": by_la_exp,
         "child_effect_multiplier": dict(zip(codes, effect_multiplier.tolist(), strict=True)),
         "child_logit_effects": dict(_LOGIT_EFFECTS),
         "child_absence_effect": _ABSENCE_EFFECT,
