@@ -104,3 +104,11 @@ def test_bad_yaml_and_all_mode(tmp_path):
 def test_example_config_mapping_is_valid():
     example = Path(__file__).parents[1] / "config" / "mapping_example.yaml"
     assert "child_id" in load_mapping(example).fields
+
+
+def test_dropped_columns_and_drop_list(eh):
+    # the export's unmapped columns are listed by name (never loaded)
+    assert eh.dropped == ["Forename", "Surname", "Postcode"]
+    bad = {**BASE, "drop": ["Person ID"]}
+    with pytest.raises(InputError, match="'Person ID' is both mapped and dropped"):
+        load_mapping(bad)

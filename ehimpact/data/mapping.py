@@ -135,12 +135,15 @@ class LocalExport:
         ``field, column, code, n``: codes found in the data that the mapping does not
         translate (counts and codes only).
     report : ReadReport
+    dropped : list of str
+        Export columns the mapping does not read (never loaded: names, addresses, ...).
     """
 
     children: pd.DataFrame
     referrals: pd.DataFrame
     unmapped: pd.DataFrame
     report: ReadReport = field(default_factory=ReadReport)
+    dropped: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -246,6 +249,13 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
     for required in REQUIRED:
         if required not in fields:
             bad(required, "required field is not mapped", f"add '{required}: <export column>' under fields")
+    drop = doc.get("drop") or []
+    if not isinstance(drop, list) or not all(isinstance(c, str) for c in drop):
+        bad("drop", "must be a list of column names", "write drop: [Forename, Surname, Postcode]")
+    else:
+        mapped = {f.column for f in fields.values() if f.column}
+        for column in sorted(set(drop) & mapped):
+            bad("drop", f"column {column!r} is both mapped and dropped", "remove it from one list")
     if problems:
         table = pd.DataFrame(problems)
         listing = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
@@ -432,8 +442,9 @@ def read_local_export(
     if not table.empty:
         table = table.groupby(["field", "column", "code"], as_index=False)["n"].sum()
     ordered = [c for c in FIELDS if c in out]
+    dropped = [c for c in raw.columns if c != "_record" and c not in spec.columns]
     return LocalExport(children=out.loc[keep, ordered].reset_index(drop=True), referrals=referrals,
-                       unmapped=table, report=report)
+                       unmapped=table, report=report, dropped=dropped)
 
 
 def _read_raw(path: Path, spec: ColumnMapping, report: ReadReport) -> pd.DataFrame:

@@ -63,6 +63,8 @@ class StatutoryData:
         out["measures"] = {k: (None if pd.isna(v) else v) for k, v in self.measures.items()}
         out["n_children"] = int(len(self.children))
         out["n_events"] = {str(k): int(v) for k, v in self.events["event_type"].value_counts().items()}
+        if self.local is not None:
+            out["dropped_columns"] = list(self.local.dropped)
         if self.local is not None and not self.local.unmapped.empty:
             out["unmapped_codes"] = [
                 {"field": r.field, "column": r.column, "code": str(r.code), "n": int(r.n)}
