@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from importlib import resources
 from pathlib import Path
@@ -108,14 +109,42 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     src = Path(str(resources.files("ehimpact") / "resources" / "config" / "demo.yaml"))
     cfg = yaml.safe_load(src.read_text())
-    cfg["evaluation"]["data"] = {"synthetic": {"n_authorities": args.authorities, "seed": args.seed}}
+    cfg["evaluation"]["data"] = write_demo_inputs(out / "inputs", n_authorities=args.authorities, seed=args.seed)
     cfg["output_dir"] = str(out)
+    os.environ.setdefault("EHIMPACT_SALT", secrets.token_hex(16))  # demo only: a fresh secret each run
     config_path = out / "demo_config.yaml"
     config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     print(f"ehimpact demo: synthetic region of {args.authorities} authorities -> {out}", flush=True)
     os.environ.setdefault("EHIMPACT_PROGRESS", "1")
     result = run_batch(config_path, out_dir=out, workers=args.workers)
     return _report_batch(result)
+
+
+def write_demo_inputs(folder: Path, *, n_authorities: int, seed: int) -> dict:
+    """Write a synthetic region as the files an authority really has, and return the config's ``data:``.
+
+    The authority panel and the ground truth are written as tables; the child-level data as each
+    authority's CIN census XML, SSDA903 CSVs and early-help export with its column mapping, so the
+    demo runs through the same readers, outcome derivation and pseudonymisation as real data.
+    """
+    from ehimpact.data import synthetic
+    from ehimpact.data.statutory_writer import write_statutory
+
+    region = synthetic.region(n_authorities=n_authorities, seed=seed)
+    written = region.write(folder)
+    files = write_statutory(region, folder / "statutory")
+    first_code, first = next(iter(files.items()))
+    base = folder.parent
+
+    def template(path: Path) -> str:
+        return str(path.relative_to(base)).replace(first_code, "{authority}")
+
+    return {
+        "authority_panel": str(written["panel"].relative_to(base)),
+        "truth": str(written["truth"].relative_to(base)),
+        "statutory": {"local_export": template(first.local_export), "mapping": template(first.mapping),
+                      "cin_xml": template(first.cin_xml), "ssda903_dir": template(first.ssda903_dir)},
+    }
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -62,6 +62,8 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [json_safe(v) for v in value.tolist()]
     if isinstance(value, pd.DataFrame):
+        if not isinstance(value.index, pd.RangeIndex):  # a meaningful index (e.g. authority) is kept
+            value = value.reset_index()
         return [json_safe(r) for r in value.to_dict(orient="records")]
     if isinstance(value, pd.Series):
         return {str(k): json_safe(v) for k, v in value.items()}

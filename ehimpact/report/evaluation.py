@@ -79,15 +79,18 @@ def _fingerprint(*frames: pd.DataFrame | None) -> str:
     return h.hexdigest()[:16]
 
 
-def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".") -> Inputs:
+def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".", *, authority: str | None = None,
+                panel_only: bool = False) -> Inputs:
     """Load the data an evaluation config points at.
 
     Synthetic data are generated deterministically from the config's seed; files are
-    read with :func:`ehimpact.data.load` (validated against the data dictionary).
+    read with :func:`ehimpact.data.load`; statutory files (paths may hold ``{authority}``)
+    through :func:`ehimpact.data.read_statutory`.  ``panel_only`` reads just the panel
+    (to list a batch's authorities).
     """
     base_dir = Path(base_dir)
     src = config.data
-    src.check_files(base_dir)
+    src.check_files(base_dir, authority)
     if src.synthetic is not None:
         from ehimpact.data import synthetic
 
@@ -104,12 +107,14 @@ def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".") -> Inputs:
     children = panel = events = None
     sources: list[str] = []
     validation: dict[str, Any] = {}
-    if src.statutory is not None:
+    if src.statutory is not None and not panel_only:
         import os
 
         from ehimpact.data import read_statutory
 
-        st = src.statutory
+        st = src.statutory.model_copy(update={
+            k: Path(str(v).format(authority=authority or "")) for k, v in src.statutory.model_dump().items()
+            if k != "salt_env" and v is not None})
         salt = os.environ.get(st.salt_env)
         if not salt:
             raise InputError(f"no hashing salt: environment variable {st.salt_env} is not set",
@@ -118,14 +123,14 @@ def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".") -> Inputs:
         stat = read_statutory(
             cin_xml=base_dir / st.cin_xml if st.cin_xml else None,
             ssda903_dir=base_dir / st.ssda903_dir if st.ssda903_dir else None,
-            local_export=base_dir / st.local_export if st.local_export else None,
-            mapping=base_dir / st.mapping if st.mapping else None,
+            local_export=base_dir / st.local_export,
+            mapping=base_dir / st.mapping,
             salt=salt,
         )
         children, events = stat.children, stat.events
-        validation["statutory"] = json_safe(stat.report)
+        validation["statutory"] = json_safe(stat.report_dict())
         sources.append("statutory returns (CIN census, SSDA903) and local early-help export")
-    if src.child_level is not None:
+    if src.child_level is not None and not panel_only:
         # validated per authority by Evaluation, so one authority's bad rows fail only its run
         children = load(base_dir / src.child_level)
         sources.append(f"child-level file {src.child_level.name}")
@@ -133,10 +138,16 @@ def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".") -> Inputs:
         panel = load(base_dir / src.authority_panel, dictionary="authority_panel")
         sources.append(f"authority panel {src.authority_panel.name}")
     synthetic_flag = any(
-        f is not None and "synthetic" in f.columns and bool(f["synthetic"].any()) for f in (children, panel)
+        f is not None and "synthetic" in f.columns and bool(f["synthetic"].astype(str).str.lower()
+                                                            .isin(["true", "1"]).any()) for f in (children, panel)
     )
+    truth = None
+    if src.truth is not None:
+        import json
+
+        truth = json.loads((base_dir / src.truth).read_text())
     return Inputs(children=children, panel=panel, events=events, synthetic=synthetic_flag, sources=sources,
-                  fingerprint=_fingerprint(children, panel), validation=validation)
+                  fingerprint=_fingerprint(children, panel), validation=validation, truth=truth)
 
 
 class Evaluation:
@@ -165,7 +176,7 @@ class Evaluation:
         if self.authority is None:
             raise InputError("no authority given", field="evaluation.authority",
                              fix="set evaluation.authority in the config or pass --authority CODE")
-        self.inputs = inputs if inputs is not None else load_inputs(config, base_dir)
+        self.inputs = inputs if inputs is not None else load_inputs(config, base_dir, authority=self.authority)
         self.synthetic = self.inputs.synthetic
         self._check_authority()
         self._validate_own_rows()

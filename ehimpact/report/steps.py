@@ -270,6 +270,8 @@ def _plot_fig(est: Estimate):
 def _true_value(ev: Evaluation, est: Estimate) -> float | None:
     truth = ev.inputs.truth or {}
     by_auth = truth.get("child_att_by_authority")
+    if isinstance(by_auth, list):  # read back from JSON: records with authority_code
+        by_auth = pd.DataFrame(by_auth)
     if isinstance(by_auth, pd.DataFrame) and est.outcome in by_auth.columns:
         row = by_auth[by_auth.get("authority_code", by_auth.index.to_series()) == ev.authority] \
             if "authority_code" in by_auth.columns else by_auth.loc[[ev.authority]] \

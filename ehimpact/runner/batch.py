@@ -58,7 +58,7 @@ def batch_authorities(config_path: str | Path) -> list[str]:
         return list(batch.authorities)
     from ehimpact.report.evaluation import load_inputs
 
-    inputs = load_inputs(cfg.evaluation, base)
+    inputs = load_inputs(cfg.evaluation, base, panel_only=cfg.evaluation.data.authority_panel is not None)
     codes: list[str] = []
     for f in (inputs.panel, inputs.children):
         if f is not None and "authority_code" in f.columns:

@@ -102,12 +102,16 @@ class SyntheticData(_Strict):
 
 
 class StatutoryFiles(_Strict):
-    """Statutory returns and a local export (issue 8 readers)."""
+    """Statutory returns and a local export, one set per authority.
 
-    cin_xml: Path | None = None
-    ssda903_dir: Path | None = None
-    local_export: Path | None = None
-    mapping: Path | None = None
+    Paths may contain ``{authority}``, replaced by the GSS code of the authority being run,
+    so one batch config can point at every authority's files.
+    """
+
+    local_export: Path = Field(description="early-help episodes exported from the case-management system")
+    mapping: Path = Field(description="column-mapping YAML for the export (see config/mapping_example.yaml)")
+    cin_xml: Path | None = Field(default=None, description="CIN census XML")
+    ssda903_dir: Path | None = Field(default=None, description="folder of SSDA903 CSV tables")
     salt_env: str = Field(default="EHIMPACT_SALT", description="environment variable holding the hashing salt")
 
 
@@ -118,6 +122,7 @@ class DataSources(_Strict):
     child_level: Path | None = None
     authority_panel: Path | None = None
     statutory: StatutoryFiles | None = None
+    truth: Path | None = Field(default=None, description="synthetic ground truth JSON (shown beside estimates)")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSources:
@@ -126,9 +131,9 @@ class DataSources(_Strict):
             raise ValueError("give `synthetic: {}` or at least one of child_level, authority_panel, statutory")
         return self
 
-    def check_files(self, base: Path) -> None:
+    def check_files(self, base: Path, authority: str | None = None) -> None:
         """Raise :class:`InputError` for any data file that does not exist."""
-        for key in ("child_level", "authority_panel"):
+        for key in ("child_level", "authority_panel", "truth"):
             path = getattr(self, key)
             if path is not None and not (base / path).exists():
                 raise InputError(f"data file not found: {base / path}", field=f"data.{key}",
@@ -136,6 +141,10 @@ class DataSources(_Strict):
         if self.statutory is not None:
             for key in ("cin_xml", "ssda903_dir", "local_export", "mapping"):
                 path = getattr(self.statutory, key)
+                if path is not None and "{authority}" in str(path):
+                    if authority is None:
+                        continue
+                    path = Path(str(path).format(authority=authority))
                 if path is not None and not (base / path).exists():
                     raise InputError(f"file not found: {base / path}", field=f"data.statutory.{key}",
                                      fix="check the path (relative paths are relative to the config file)")

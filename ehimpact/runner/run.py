@@ -80,7 +80,7 @@ def inputs_key(config_path: str | Path, authority: str) -> str:
     h.update(authority.encode())
     h.update(__version__.encode())
     h.update(notebook_path().read_bytes())
-    for key in ("child_level", "authority_panel"):
+    for key in ("child_level", "authority_panel", "truth"):
         p = getattr(ev.data, key)
         if p is not None:
             _hash_path(h, base / p)
@@ -88,7 +88,7 @@ def inputs_key(config_path: str | Path, authority: str) -> str:
         for key in ("cin_xml", "ssda903_dir", "local_export", "mapping"):
             p = getattr(ev.data.statutory, key)
             if p is not None:
-                _hash_path(h, base / p)
+                _hash_path(h, base / str(p).format(authority=authority))
     return h.hexdigest()[:20]
 
 
@@ -241,8 +241,8 @@ def check_authority(config_path: str | Path, authority: str | None) -> str:
     Returns the authority to run (the argument, or the config's).
     """
     cfg, base = load_config(config_path)
-    cfg.evaluation.data.check_files(base)
     code = authority or cfg.evaluation.authority
+    cfg.evaluation.data.check_files(base, code)
     if not code:
         raise InputError("no authority to run", field="--authority",
                          fix="pass --authority CODE or set evaluation.authority in the config")
