@@ -22,13 +22,13 @@ from scipy import sparse, stats
 __all__ = ["LinearIF", "DenseIF", "multiplier_sums", "bootstrap_summary"]
 
 _MAMMEN_LO, _MAMMEN_HI = (1 - np.sqrt(5)) / 2, (1 + np.sqrt(5)) / 2
-# P(Mammen weight = _MAMMEN_HI) = (5 - sqrt 5) / 10 = 0.27639320225002103... = (4 + r) / 16 with
-# r = 0.42229...: a uniform 4-bit digit below 4 gives the high value, above 4 the low one,
-# and the 1-in-16 ties compare further uniform bytes with r's base-256 digits (computed
-# with decimal at 50 digits).  Exact to 2**-60, finer than a float64 uniform, for about
-# 4.3 random bits per multiplier.
-_MAMMEN_NIBBLE = 4
-_MAMMEN_TIE_DIGITS = (108, 27, 71, 72, 2, 68, 217)
+# P(Mammen weight = _MAMMEN_HI) = (5 - sqrt 5) / 10 = 0.27639320225002103... = (18113 + r) / 2**16
+# with r = 0.7051...: a uniform 16-bit integer below 18113 gives the high value, above it
+# the low one, and the 1-in-65536 ties compare further uniform bytes with r's base-256
+# digits (computed with decimal at 50 digits).  Exact to 2**-64, finer than a float64
+# uniform, for 16 random bits per multiplier.
+_MAMMEN_U16 = 18113
+_MAMMEN_TIE_DIGITS = (180, 116, 128, 36, 77, 149)
 # Byte -> its 8 bits as float32 (Rademacher: one random bit per multiplier).
 _BITS_F32 = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32)
 # Multipliers generated per block: 2**20 float32 = 4 MB, so a block stays in cache between
@@ -48,33 +48,33 @@ def _two_point(kind: str) -> tuple[float, float]:
 def _high_indicators(rng: np.random.Generator, out: np.ndarray, kind: str) -> np.ndarray:
     """Fill float32 ``out`` with independent 0/1 indicators of drawing the high value.
 
-    Rademacher: one random bit each.  Mammen: one random 4-bit digit each, compared with
-    the probability's first base-16 digit; the 1/16 ties are settled by further bytes.
+    Rademacher: one random bit each.  Mammen: one random 16-bit integer each, compared with
+    the probability's first base-65536 digit; the rare ties are settled by further bytes.
     """
     size = out.shape[0]
     if kind == "rademacher":
         nbytes = (size + 7) // 8
-        bits = rng.integers(0, 256, size=nbytes, dtype=np.uint8)
+        bits = _random_bytes(rng, nbytes)
         if size % 8 == 0:
             np.take(_BITS_F32, bits, axis=0, out=out.reshape(nbytes, 8))
         else:
             out[:] = _BITS_F32[bits].ravel()[:size]
         return out
-    nbytes = (size + 1) // 2
-    u = rng.integers(0, 256, size=nbytes, dtype=np.uint8)
-    nib = np.empty(2 * nbytes, dtype=np.uint8)
-    np.right_shift(u, 4, out=nib[0::2])
-    np.bitwise_and(u, 15, out=nib[1::2])
-    nib = nib[:size]
-    np.less(nib, _MAMMEN_NIBBLE, out=out, casting="unsafe")
-    tie = np.flatnonzero(nib == _MAMMEN_NIBBLE)
+    u = _random_bytes(rng, 2 * size).view(np.uint16)
+    np.less(u, _MAMMEN_U16, out=out, casting="unsafe")
+    tie = np.flatnonzero(u == _MAMMEN_U16)
     for digit in _MAMMEN_TIE_DIGITS:
         if tie.size == 0:
             break
-        v = rng.integers(0, 256, size=tie.size, dtype=np.uint8)
+        v = _random_bytes(rng, tie.size)
         out[tie[v < digit]] = 1.0
         tie = tie[v == digit]
     return out
+
+
+def _random_bytes(rng: np.random.Generator, nbytes: int) -> np.ndarray:
+    """``nbytes`` uniform random bytes straight from the bit generator (deterministic by seed)."""
+    return rng.bit_generator.random_raw((nbytes + 7) // 8).view(np.uint8)[:nbytes]
 
 
 def multiplier_sums(F: np.ndarray, draws: int, rng: np.random.Generator, kind: str) -> np.ndarray:
@@ -100,7 +100,7 @@ def multiplier_sums(F: np.ndarray, draws: int, rng: np.random.Generator, kind: s
     With ``F`` centred by column (``Fc = F - Fbar``),
     ``sum_i v_i F_i = (hi - lo) * sum_i b_i Fc_i + Fbar * (n lo + (hi - lo) sum_i b_i)``:
     only the 0/1 indicators ``b`` are needed.  They are drawn in cache-sized blocks as
-    float32 (one random bit per Rademacher multiplier, about 4.3 per Mammen one)
+    float32 (one random bit per Rademacher multiplier, 16 per Mammen one)
     and multiplied by ``[Fc, 1]`` in float32 with one BLAS call per block.  Centring keeps
     the float32 sums free of cancellation (relative error ~1e-6, far below the bootstrap's
     Monte Carlo error).  BLAS is held to one thread: the product is memory-bound, and a
@@ -115,9 +115,13 @@ def multiplier_sums(F: np.ndarray, draws: int, rng: np.random.Generator, kind: s
     if n == 0:
         return out
     fbar = F.mean(axis=0)
-    G = np.empty((n, p + 1), dtype=np.float32)
-    G[:, :p] = F - fbar
-    G[:, p] = 1.0  # the product's last column counts the high draws
+    Fc = F - fbar
+    live = np.flatnonzero(np.any(Fc != 0, axis=0))  # e.g. a constant weight column centres to 0
+    q = len(live)
+    G = np.empty((n, q + 1), dtype=np.float32)
+    G[:, :q] = Fc[:, live]
+    G[:, q] = 1.0  # the product's last column counts the high draws
+    del Fc
     exact_counts = n < (1 << 24)  # float32 sums of ones are exact below 2**24
     rows = max(1, min(draws, _BLOCK // n))
     buf = np.empty(rows * n, dtype=np.float32)
@@ -126,8 +130,10 @@ def multiplier_sums(F: np.ndarray, draws: int, rng: np.random.Generator, kind: s
             r = min(rows, draws - start)
             b = _high_indicators(rng, buf[: r * n], kind).reshape(r, n)
             H = (b @ G).astype(np.float64)
-            count = H[:, p] if exact_counts else b.sum(axis=1, dtype=np.float64)
-            out[start:start + r] = (hi - lo) * H[:, :p] + (n * lo + (hi - lo) * count)[:, None] * fbar
+            count = H[:, q] if exact_counts else b.sum(axis=1, dtype=np.float64)
+            block = out[start:start + r]
+            block[:, live] = (hi - lo) * H[:, :q]
+            block += (n * lo + (hi - lo) * count)[:, None] * fbar
     return out
 
 
@@ -158,15 +164,27 @@ class LinearIF:
         K = A.shape[0]
         self._rows = [np.flatnonzero(cohort == k) for k in range(K)]
         self._gram = None
+        self._feats: list[np.ndarray | None] = [None] * K
 
     @property
     def m(self) -> int:
         return self.D.shape[0]
 
     def _features(self, k: int) -> np.ndarray:
-        idx = self._rows[k]
-        wk = self.w[idx]
-        return np.column_stack([self.Y[idx] * wk[:, None], wk, np.ones(len(idx))])
+        """``[w*Y, w, 1]`` for the units of cohort ``k`` (built once, then reused)."""
+        if self._feats[k] is None:
+            idx = self._rows[k]
+            F = np.empty((len(idx), self.Y.shape[1] + 2))
+            np.multiply(self.Y[idx], self.w[idx, None], out=F[:, :-2])
+            F[:, -2] = self.w[idx]
+            F[:, -1] = 1.0
+            self._feats[k] = F
+        return self._feats[k]
+
+    def _grams(self) -> list[np.ndarray]:
+        if self._gram is None:
+            self._gram = [self._features(k).T @ self._features(k) for k in range(len(self._rows))]
+        return self._gram
 
     def _coef(self, k: int) -> np.ndarray:
         return np.vstack([self.A[k], self.B[k][None, :], self.D[None, :]])
@@ -192,10 +210,8 @@ class LinearIF:
         if cluster is not None:
             S = self.cluster_sums(*cluster)[:, cols]
             return S.T @ S
-        if self._gram is None:
-            self._gram = [self._features(k).T @ self._features(k) for k in range(len(self._rows))]
         out = np.zeros((len(cols), len(cols)))
-        for k, G in enumerate(self._gram):
+        for k, G in enumerate(self._grams()):
             C = self._coef(k)[:, cols]
             out += C.T @ G @ C
         return out
@@ -205,10 +221,8 @@ class LinearIF:
         if cluster is not None:
             S = self.cluster_sums(*cluster)
             return np.sum(S * S, axis=0)
-        if self._gram is None:
-            self._gram = [self._features(k).T @ self._features(k) for k in range(len(self._rows))]
         out = np.zeros(self.m)
-        for k, G in enumerate(self._gram):
+        for k, G in enumerate(self._grams()):
             C = self._coef(k)
             out += np.sum((G @ C) * C, axis=0)
         return out

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from ehimpact.errors import InputError
 from ehimpact.estimators._staggered_cells import SingularDesign, panel_att, rc_att
@@ -354,6 +354,12 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
                      cov_names=cov_names, notes=notes)
     if panel:
         cell = ucode * T + tcode
+        if len(cell) == n_units * T and _is_identity(cell):
+            # rows already sorted by unit then period, one per pair: the outcome *is* the matrix
+            design.Y = np.ascontiguousarray(y).reshape(n_units, T)
+            if covs:
+                design.Xw = np.ascontiguousarray(X_row).reshape(n_units, T, X_row.shape[1])
+            return design
         counts = np.bincount(cell, minlength=n_units * T)
         if (counts > 1).any():
             dup = np.flatnonzero(counts[cell] > 1)
@@ -369,16 +375,26 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
                 fix="pass panel=False to use every row (repeated-cross-section estimator with "
                     "unit-clustered influence functions, like R did's allow_unbalanced_panel), "
                     "or keep only units observed in every period")
-        Y = np.empty((n_units, T))
-        Y[ucode, tcode] = y
-        design.Y = Y
+        Y = np.empty(n_units * T)
+        Y[cell] = y
+        design.Y = Y.reshape(n_units, T)
         if covs:
-            Xw = np.empty((n_units, T, X_row.shape[1]))
-            Xw[ucode, tcode] = X_row
-            design.Xw = Xw
+            Xw = np.empty((n_units * T, X_row.shape[1]))
+            Xw[cell] = X_row
+            design.Xw = Xw.reshape(n_units, T, X_row.shape[1])
     else:
         design.rows = {"y": y, "t": tcode, "unit": ucode, "X": X_row}
     return design
+
+
+def _is_identity(cell: np.ndarray) -> bool:
+    """True when ``cell`` is exactly ``0, 1, ..., len - 1`` (checked in chunks, no big temporaries)."""
+    step = 1 << 20
+    for start in range(0, len(cell), step):
+        chunk = cell[start:start + step]
+        if chunk[0] != start or not np.array_equal(chunk, np.arange(start, start + len(chunk))):
+            return False
+    return True
 
 
 def _fmt_period(v: float, is_dt: bool) -> str:
@@ -448,7 +464,7 @@ def _fast_panel(d: _Design, cells: list[_Cell]) -> tuple[np.ndarray, LinearIF, n
     colmean = (w @ Y) / w.sum()
     Yc = Y - colmean  # centring keeps the sums of squares well conditioned
     Wk = np.bincount(coh, weights=w, minlength=K1)
-    Sk = np.vstack([np.bincount(coh, weights=w * Yc[:, j], minlength=K1) for j in range(T)]).T  # K1 x T
+    Sk = sparse.csr_matrix((w, (coh, np.arange(n))), shape=(K1, n)) @ Yc  # K1 x T weighted sums
     m = len(cells)
     A = np.zeros((K1, T, m))
     B = np.zeros((K1, m))
