@@ -204,8 +204,9 @@ def _read_yaml(name: str) -> dict[str, Any]:
             field="dictionary",
             fix="use one of " + ", ".join(available()),
         )
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~10x faster
     with path.open("r", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def available() -> list[str]:

@@ -157,7 +157,13 @@ def load(
     labelled = frame.set_axis(pd.RangeIndex(2, len(frame) + 2), axis=0)
     report = validate(labelled, dictionary)
     report.raise_if_errors()
-    typed = coerce(frame, dictionary)
+    parsed = report.attrs.pop("typed_columns", None)
+    if parsed is None:
+        typed = coerce(frame, dictionary)
+    else:  # columns validate() already parsed, by position
+        typed = frame.copy()
+        for name, values in parsed.items():
+            typed[name] = values.array
     typed.attrs["validation"] = report.to_dict()
     return typed
 

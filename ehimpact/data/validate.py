@@ -215,6 +215,21 @@ def parse_date_column(values: pd.Series) -> pd.Series:
     return iso.astype("datetime64[ns]")
 
 
+def _to_number(text: pd.Series) -> pd.Series:
+    """Text to float; unreadable -> NaN.  Arrow's cast is ~5x faster than to_numeric when
+    every value reads, which is the usual case; otherwise fall back to to_numeric."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+        out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        return pd.Series(out, index=text.index, dtype="float64")
+    except (ImportError, ValueError, TypeError, NotImplementedError):
+        # pyarrow.ArrowInvalid subclasses ValueError
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
 def _coerce_one(values: pd.Series, f: Field) -> pd.Series:
     """Typed version of a column; unparseable values become missing."""
     if f.type == "date":
@@ -227,7 +242,7 @@ def _coerce_one(values: pd.Series, f: Field) -> pd.Series:
             low = text.str.lower()
             if f.type == "binary":
                 text = text.mask(low.isin(_TRUE), "1").mask(low.isin(_FALSE), "0")
-            values = pd.to_numeric(text.mask(text == ""), errors="coerce")
+            values = _to_number(text.mask(text == ""))
         out = pd.to_numeric(values, errors="coerce")
         if f.type == "float":
             return out.astype("Float64")
@@ -432,6 +447,7 @@ def validate(data: pd.DataFrame, dictionary: str | Dictionary = "child_level") -
     report = ValidationReport(pd.DataFrame(out.rows, columns=_COLUMNS))
     report.dictionary_name = d.name
     report.n_checked = len(data)
+    report.attrs["typed_columns"] = typed  # reused by load() so columns are parsed once
     return report
 
 
