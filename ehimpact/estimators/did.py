@@ -235,13 +235,13 @@ def _require_constant_within(data: pd.DataFrame, unit: str, treated: str) -> Non
 
 def _wild(y: np.ndarray, X: np.ndarray, contrast: int | np.ndarray, w: np.ndarray | None,
           groups: np.ndarray | None, level: float, draws: int, seed: int | None,
-          weight_type: str = "rademacher") -> dict[str, Any]:
+          weight_type: str = "rademacher", absorb: Any = None) -> dict[str, Any]:
     """Restricted wild cluster bootstrap for one coefficient or contrast, as a diagnostics dict."""
     if groups is None:
         raise InputError("the wild cluster bootstrap needs clusters", field="cluster",
                          fix="pass cluster= (or unit=) naming the cluster column, or use inference='analytic'")
     res = wild_cluster_bootstrap(y, X, contrast, groups, weights=w, weight_type=weight_type,  # type: ignore[arg-type]
-                                 draws=draws, level=level, seed=seed)
+                                 draws=draws, level=level, seed=seed, absorb=absorb)
     return res.to_dict()
 
 
@@ -362,6 +362,8 @@ class _FEFit:
     weights: np.ndarray | None
     clusters: np.ndarray
     iterations: int
+    absorb: Any = None   # Z -> Z with the unit and period effects projected out
+
 
     @property
     def df(self) -> float:
@@ -459,8 +461,11 @@ def _fit_fe(y: np.ndarray, X: np.ndarray, names: list[str], field_of: dict[str, 
     counted = [n for fe, n in ((u, n_u), (t, n_t)) if not _nested(fe, clusters, n)]
     dof_k = X.shape[1] + sum(counted) - max(len(counted) - 1, 0)
     cov, _ = cluster_covariance(Xd, resid, clusters, weights=w, dof_k=dof_k)
+    def absorb(Z: np.ndarray) -> np.ndarray:
+        return _within(Z, [(u, n_u), (t, n_t)], w, exact_one_sweep=balanced and w is None)[0]
+
     return _FEFit(params=params, cov=cov, names=list(names), nobs=len(y), n_clusters=G, y=yd, X=Xd,
-                  weights=w, clusters=clusters, iterations=iters)
+                  weights=w, clusters=clusters, iterations=iters, absorb=absorb)
 
 
 def _nested(fe: np.ndarray, clusters: np.ndarray, n_fe: int) -> bool:
@@ -638,7 +643,8 @@ def twfe(
         est_j, se_j = fit.coef(name)
         wild = None
         if inference == "wild" and j == 0:
-            wild = wild_main = _wild(fit.y, fit.X, j, w, clusters, level, bootstrap_draws, seed, wild_weights)
+            wild = wild_main = _wild(fit.y, fit.X, j, w, clusters, level, bootstrap_draws, seed,
+                                     wild_weights, fit.absorb)
         rows.append(_coef_row(name, est_j, se_j, fit.df, level, wild))
     if inference not in ("analytic", "wild"):
         raise InputError(f"unknown inference {inference!r}", field="inference", fix="use 'analytic' or 'wild'")
@@ -890,7 +896,8 @@ def event_study(
     def wild(contrast: int | np.ndarray) -> dict[str, Any] | None:
         if inference != "wild":
             return None
-        return _wild(fit.y, fit.X, contrast, w, clusters, level, bootstrap_draws, seed, wild_weights)
+        return _wild(fit.y, fit.X, contrast, w, clusters, level, bootstrap_draws, seed, wild_weights,
+                     fit.absorb)
 
     rows = []
     for k in range(-leads, lags + 1):

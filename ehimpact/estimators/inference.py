@@ -9,6 +9,7 @@ a sandwich.  The restricted wild cluster bootstrap for few clusters
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -208,6 +209,10 @@ class WildBootstrap:
         The null value the p-value tests.
     seed : int or None
         Seed of the random draws (irrelevant when ``enumerated``).
+    fixed_effects : str
+        ``"none"``; ``"exact"`` when absorbed fixed effects were handled exactly (identical
+        to bootstrapping the full dummy-variable regression); ``"projected"`` when the data
+        were too large for that and the bootstrap ran on the within-transformed model.
     """
 
     estimate: float
@@ -222,6 +227,7 @@ class WildBootstrap:
     n_clusters: int
     null: float
     seed: int | None
+    fixed_effects: str = "none"
 
     def to_dict(self) -> dict[str, object]:
         """Plain dictionary of every field (JSON-safe numbers)."""
@@ -263,6 +269,8 @@ def wild_cluster_bootstrap(
     level: float = 0.95,
     seed: int | None = None,
     max_enumerate: int = 12,
+    absorb: Callable[[np.ndarray], np.ndarray] | None = None,
+    absorb_max_cells: int = 50_000_000,
 ) -> WildBootstrap:
     """Restricted wild cluster bootstrap-t (WCR) for one coefficient or linear contrast.
 
@@ -292,6 +300,13 @@ def wild_cluster_bootstrap(
         With Rademacher weights and at most this many clusters, all ``2**G`` sign vectors
         are used instead of random draws (``G = 12`` gives 4,096), so the p-value is exact
         for the bootstrap distribution and needs no seed.
+    absorb : callable, optional
+        For models with absorbed fixed effects: ``absorb(Z)`` returns the columns of the
+        (n, m) array ``Z`` with the fixed effects projected out (weighted, if ``weights``).
+        ``y`` and ``X`` must then be within-transformed already.  See Notes.
+    absorb_max_cells : int, default 50,000,000
+        The exact fixed-effects treatment projects an (n, 2G) array; above this size the
+        bootstrap falls back to the within-transformed model (``fixed_effects="projected"``).
 
     Returns
     -------
@@ -312,13 +327,19 @@ def wild_cluster_bootstrap(
     :math:`a = AR`.  Everything reduces to cluster-level sums (Roodman et al. 2019,
     "Fast and wild"): with :math:`q_g = a'X_g'\\tilde u_g`, :math:`H_g = a'X_g'X_gA` and
     :math:`S_g = X_g'\\tilde u_g`, the numerator is :math:`q'v` and the cluster scores are
-    :math:`q \\circ v - H S v`, so each draw costs :math:`O(G k)` after one pass over the
+    :math:`q \\\\circ v - H S v`, so each draw costs :math:`O(G k)` after one pass over the
     data, and because everything is affine in ``r`` the p-value at any ``r`` costs
     :math:`O(B)`.  The interval inverts the test by bisection on ``r`` with the same draws.
 
     With absorbed fixed effects, pass the within-transformed ``y`` and ``X`` (Frisch-Waugh-
-    Lovell): the bootstrap coefficients are then exactly those of the full dummy regression,
-    and the residuals are those of the projected model, as in pyfixest's ``wildboottest()``.
+    Lovell) and the projection ``absorb``.  The bootstrap coefficients are those of the full
+    dummy-variable regression either way; its residuals are
+    :math:`M_{\\tilde X} M_{FE}(\\tilde u \\circ v)`, and because
+    :math:`\\tilde u \\circ v = \\sum_g v_g \\tilde u^{(g)}` the cluster scores need
+    :math:`M_{FE}` applied once to each cluster's residual block (2G projections, not one per
+    draw).  The result equals bootstrapping the full dummy regression, as pyfixest's
+    ``wildboottest()`` does with one-hot fixed effects (tested to the last draw).  Without
+    ``absorb`` the time means of the bootstrap errors are not removed, an approximation.
 
     The p-value is the share of draws with ``|t*| >= |t|``.  Under enumeration the draws
     ``v = +-1`` reproduce ``|t|`` exactly; they are always counted (the conservative
@@ -385,6 +406,14 @@ def wild_cluster_bootstrap(
     S0 = _cluster_sums(X * e[:, None], codes, G)      # (G, k)
     S1 = _cluster_sums(X * u1[:, None], codes, G)
     H = linalg.cho_solve(chol, _cluster_sums(X * xa[:, None], codes, G).T).T  # (G, k)
+    fixed_effects = "none"
+    F0 = F1 = None  # cluster-by-cluster score blocks when fixed effects are absorbed
+    if absorb is not None:
+        if n * 2 * G <= absorb_max_cells:
+            F0, F1 = _absorbed_blocks(absorb, [e, u1], xa, codes, G, sw if weights is not None else None)
+            fixed_effects = "exact"
+        else:
+            fixed_effects = "projected"
 
     rng = None if (weight_type == "rademacher" and G <= max_enumerate) else np.random.default_rng(seed)
     V, enumerated = _draw_weights(G, weight_type, int(draws), rng, max_enumerate)
@@ -392,8 +421,12 @@ def wild_cluster_bootstrap(
 
     c = G / (G - 1) * (n - 1) / max(n - k, 1)
     num0, num1 = q0 @ V, q1 @ V                       # numerator = num0 + delta * num1
-    T0 = q0[:, None] * V - H @ (S0.T @ V)             # cluster scores = T0 + delta * T1
-    T1 = q1[:, None] * V - H @ (S1.T @ V)
+    if F0 is None:
+        T0 = q0[:, None] * V - H @ (S0.T @ V)         # cluster scores = T0 + delta * T1
+        T1 = q1[:, None] * V - H @ (S1.T @ V)
+    else:
+        T0 = F0 @ V - H @ (S0.T @ V)
+        T1 = F1 @ V - H @ (S1.T @ V)
     P00, P01, P11 = (T0 * T0).sum(0), (T0 * T1).sum(0), (T1 * T1).sum(0)
     se = float(np.sqrt(c * np.sum(q0 ** 2)))
     del T0, T1
@@ -413,8 +446,29 @@ def wild_cluster_bootstrap(
     return WildBootstrap(
         estimate=theta, se=se, t_stat=float(t_stat), pvalue=pvalue_at(null), ci=ci, level=level,
         weights=weight_type, draws=int(B), enumerated=enumerated, n_clusters=G, null=float(null),
-        seed=None if enumerated else seed,
+        seed=None if enumerated else seed, fixed_effects=fixed_effects,
     )
+
+
+def _absorbed_blocks(absorb: Callable[[np.ndarray], np.ndarray], residuals: list[np.ndarray],
+                     xa: np.ndarray, codes: np.ndarray, G: int,
+                     sw: np.ndarray | None) -> list[np.ndarray]:
+    """F[h, g] = sum over i in cluster h of xa_i (M_FE u^(g))_i for each residual vector u.
+
+    ``u^(g)`` is ``u`` on cluster g's rows and zero elsewhere.  With weights the data are
+    ``sqrt(w)``-scaled, so the projection is applied on the unscaled scale and scaled back.
+    """
+    n = len(xa)
+    rows = np.arange(n)
+    out = []
+    for u in residuals:
+        Z = np.zeros((n, G))
+        Z[rows, codes] = u if sw is None else np.divide(u, sw, out=np.zeros(n), where=sw > 0)
+        Z = absorb(Z)
+        if sw is not None:
+            Z *= sw[:, None]
+        out.append(_cluster_sums(xa[:, None] * Z, codes, G))
+    return out
 
 
 def _invert(pvalue_at, theta: float, se: float, alpha: float, side: int) -> float:
