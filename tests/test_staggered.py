@@ -152,6 +152,50 @@ def test_cluster_se_larger_with_cluster_shocks():
     assert boot.se == pytest.approx(cl.se, rel=0.15)
 
 
+def test_cluster_se_is_r_did_cluster_sum_convention():
+    """Clustered SE of one ATT(g,t) by hand: sqrt(sum_c S_c**2) / n with S_c the cluster SUM of the IF.
+
+    R did (bcallaway11/did, R/mboot.R at commit 0867d6c3f3442aba30b5e9b14afe157098718288)
+    aggregates the influence function to cluster sums, ``cluster_sum_if <- rowsum(inf.func,
+    cluster, reorder=TRUE)``, and reports ``se = bSigma * sqrt(n_clusters) / n``, i.e.
+    sqrt(sum_c S_c^2) / n (citing Callaway & Sant'Anna 2021, Remark 10).  Older did
+    (R/mboot.R at commit 920e19e07957d280aefadc8e63a71be7313cda51) divided by cluster size
+    (``cluster_mean_if <- rowsum(...) / cluster_n``, ``se = bSigma / sqrt(n_clusters)``); the two
+    agree only for equal-sized clusters, so unequal clusters here tell them apart.
+    """
+    rng = np.random.default_rng(21)
+    df, _ = simulate(rng, n=400)
+    share = 1.5 ** np.arange(15)
+    area = rng.choice(15, size=400, p=share / share.sum())  # cluster sizes from ~1 to ~130 units
+    df["area"] = area[df["id"]]
+    df["y"] += 0.7 * rng.normal(size=(15, 9))[df["area"], df["t"]]  # shocks shared within cluster
+    sizes = df.groupby("area")["id"].nunique()
+    assert sizes.max() > 10 * sizes.min()  # very unequal clusters
+    est = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", cluster="area")
+    row = est.att_gt.query("group == 4 and time == 5").iloc[0]
+    wide = df.pivot(index="id", columns="t", values="y")
+    first = df.groupby("id")["g"].first()
+    area = df.groupby("id")["area"].first()
+    dy = wide[5] - wide[3]  # base period g - 1 = 3
+    tr, co = first == 4, first == 0
+    n = len(wide)
+    psi = np.where(tr, n / tr.sum() * (dy - dy[tr].mean()), 0.0) - np.where(co, n / co.sum() * (dy - dy[co].mean()), 0.0)
+    S = pd.Series(psi, index=wide.index).groupby(area).sum()
+    se_sum = np.sqrt((S**2).sum()) / n
+    M = S / wide.index.to_series().groupby(area).size()
+    se_mean_old = np.sqrt((M**2).sum()) / len(M)
+    print(f"ATT(4,5) clustered SE: ours {row.se:.6f}, by hand (cluster sums) {se_sum:.6f}, "
+          f"old R did cluster-means convention {se_mean_old:.6f}")
+    assert_allclose(row["att"], dy[tr].mean() - dy[co].mean(), rtol=1e-12)
+    assert_allclose(row["se"], se_sum, rtol=1e-10)
+    assert abs(se_mean_old / se_sum - 1) > 0.10  # the conventions do differ on these data
+    boot = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", cluster="area",
+                            bootstrap=4999, seed=3)
+    bse = boot.att_gt.query("group == 4 and time == 5").iloc[0]["se"]
+    print(f"bootstrap (15 clusters, 4999 Mammen draws) SE {bse:.6f}")
+    assert_allclose(bse, se_sum, rtol=0.10)
+
+
 # ----------------------------------------------------------------------------- invariances and options
 def test_row_order_and_unit_relabelling(mpdta):
     base = eh.staggered_did(mpdta, **KW, aggregate="group")

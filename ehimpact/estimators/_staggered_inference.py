@@ -11,7 +11,10 @@ Two representations of the ``n_units x m`` influence-function matrix share one i
 
 Aggregations are linear maps of the cell columns plus the estimation effect of the
 cohort-share weights (``w_i * alpha[k_i]``), so both classes implement :meth:`extend`.
-Clustering sums influence functions within clusters (Callaway & Sant'Anna 2021, sec. 4.1).
+Clustering sums influence functions within clusters (Callaway & Sant'Anna 2021, Remark 10):
+``se = sqrt(sum_c S_c**2) / n`` with ``S_c`` the cluster sum, as R did's ``mboot.R`` does now
+(``rowsum(inf.func, cluster)``; bcallaway11/did commit 0867d6c).  Earlier did releases divided
+each sum by the cluster's size (commit 920e19e); the two agree only for equal-sized clusters.
 """
 
 from __future__ import annotations

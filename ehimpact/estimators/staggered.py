@@ -725,7 +725,9 @@ def staggered_did(
         Multiplier distribution (Mammen's two-point, as R did, or Rademacher).
     cluster : str, optional
         Cluster column at a level coarser than the unit (e.g. authority); influence
-        functions are summed within clusters.  Units are always the sampling unit otherwise.
+        functions are summed within clusters, ``se = sqrt(sum_c S_c^2) / n``, as current R
+        did (its ``mboot.R``; releases before that used cluster means, which differ when
+        clusters differ in size).  Units are always the sampling unit otherwise.
     panel : bool, default True
         ``True``: balanced panel (an unbalanced one raises).  ``False``: repeated
         cross-sections; with ``unit`` given this is the unbalanced-panel estimator
