@@ -345,6 +345,7 @@ def _process_state(shell: Any) -> Iterator[None]:
     cwd, path, argv, environ = os.getcwd(), list(sys.path), list(sys.argv), dict(os.environ)
     try:
         with warnings.catch_warnings():
+            _kernel_warning_settings()
             yield
     finally:
         try:
@@ -359,6 +360,24 @@ def _process_state(shell: Any) -> Iterator[None]:
             if os.environ.get(key) != value:
                 os.environ[key] = value
         _reset_matplotlib(shell)
+
+
+def _kernel_warning_settings() -> None:
+    """Warning filters and display of a fresh Python process, whatever the host process set.
+
+    A kernel starts with Python's default filters and prints warnings to its stderr; a
+    host (pytest, a Dask worker) may record, ignore or raise them instead.
+    """
+    warnings.resetwarnings()
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", category, append=True)
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _reset_matplotlib(shell: Any) -> None:
