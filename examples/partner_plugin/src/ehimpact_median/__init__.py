@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ehimpact.estimators.checks import require_binary, require_columns, require_frame, require_numeric
+from ehimpact.estimators.checks import (
+    require_binary,
+    require_columns,
+    require_frame,
+    require_numeric,
+)
 from ehimpact.estimators.registry import EstimatorSpec
 from ehimpact.estimators.result import Estimate
 
