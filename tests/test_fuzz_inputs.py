@@ -34,7 +34,8 @@ SLOW = settings(max_examples=250, deadline=None,
 
 # characters that break XML and CSV in interesting ways (no newlines: see _within_line)
 NASTY = st.lists(st.sampled_from(list('<>/&;"\',=:! -_abcCDS019') + [
-    "</Child>", "<Child>", "<!--", "]]>", "\x00", "é", "\ufeff", "2023-13-01", "31/02/2024"]),
+    "</Child>", "<Child>", "<!--", "]]>", "\x00", "é", "\ufeff", "2023-13-01", "31/02/2024",
+    "1023", "9999", "Z"]),
     max_size=8).map("".join)
 
 

@@ -82,3 +82,16 @@ def test_bad_line_does_not_lose_others(tmp_path):
     lac = read_ssda903({"episodes": tmp_path / "e.csv"}, salt=SALT)
     assert len(lac.episodes) == 3
     assert lac.report.to_frame().set_index("record").loc["line 3", "action"] == "record excluded"
+
+
+def test_implausible_years_reported_not_crash(tmp_path):
+    # years like 1023 or 9999 parse as dates but overflow datetime64[ns]: report, exclude
+    text = (FIX / "903_episodes.csv").read_text().replace("01/10/2023", "01/10/1023", 1)
+    text = text.replace("20/03/2023", "20/03/9999")
+    (tmp_path / "e.csv").write_text(text)
+    lac = read_ssda903({"episodes": tmp_path / "e.csv"}, salt=SALT)
+    frame = lac.report.to_frame().set_index("record")
+    assert frame.loc["line 2", "problem"] == "implausible date (outside 1900-2099)"
+    assert frame.loc["line 2", "action"] == "record excluded"        # DECOM is required
+    assert frame.loc["line 4", "action"] == "value set to missing"   # DEC is optional
+    assert lac.episodes.dec.isna().all()

@@ -458,6 +458,8 @@ def _sub_table(
 ) -> pd.DataFrame:
     raw = _frame(sink, table)
     ref = pd.to_datetime(raw["CINreferralDate"], format=_ISO, errors="coerce")
+    ref = ref.where(ref.between(pd.Timestamp("1900-01-01"), pd.Timestamp("2099-12-31")))
+    ref = ref.astype("datetime64[ns]")  # the parent referral's date (checked on its own row)
     first, bad = parse_dates(raw, start[0], fmt=_ISO, file=path, report=report, required=True)
     frame = pd.DataFrame({"child_id": pseudonymise(raw["LAchildID"], salt), "referral_date": ref,
                           start[1]: first})

@@ -155,6 +155,10 @@ class ReadReport:
 # ---------------------------------------------------------------------------
 
 
+_EARLIEST = pd.Timestamp("1900-01-01")
+_LATEST = pd.Timestamp("2099-12-31")
+
+
 def parse_dates(
     frame: pd.DataFrame,
     column: str,
@@ -194,18 +198,22 @@ def parse_dates(
     raw = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
     text = raw.astype("string").str.strip()
     blank = text.isna() | (text == "")
-    dates = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce").astype("datetime64[ns]")
-    invalid = ~blank & dates.isna()
+    parsed = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce")
+    invalid = ~blank & parsed.isna()
+    # a year such as 1023 or 9999 parses but is a typo (and beyond datetime64[ns])
+    implausible = ~blank & parsed.notna() & ~parsed.between(_EARLIEST, _LATEST)
+    dates = parsed.where(~implausible).astype("datetime64[ns]")
     name = label or column
     human = fmt.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
+    action = "record excluded" if required else "value set to missing"
     for rec in frame.loc[invalid, "_record"]:
-        report.add(
-            file=file,
-            record=rec,
-            field=name,
-            problem=f"not a valid date in {human} format",
-            action="record excluded" if required else "value set to missing",
-        )
+        report.add(file=file, record=rec, field=name,
+                   problem=f"not a valid date in {human} format", action=action)
+    for rec in frame.loc[implausible, "_record"]:
+        report.add(file=file, record=rec, field=name,
+                   problem=f"implausible date (outside {_EARLIEST.year}-{_LATEST.year})",
+                   action=action)
+    invalid |= implausible
     bad = pd.Series(False, index=frame.index)
     if required:
         for rec in frame.loc[blank, "_record"]:
