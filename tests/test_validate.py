@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ehimpact as eh
 from ehimpact.data import synthetic
@@ -151,3 +153,25 @@ def test_public_names_work_in_any_import_order(children):
     from ehimpact.data import validate as v
 
     assert v(children, "child_level").ok
+
+
+_junk = st.one_of(st.none(), st.text(max_size=6), st.integers(-5, 40).map(str),
+                  st.sampled_from(["", " ", "1", "0", "yes", "2020-02-30", "31/12/2020",
+                                   "female", "none", "E10000030", "nan", "1.5"]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_validate_never_crashes_on_junk(data):
+    from ehimpact.data.dictionary import get
+
+    fields = [f for f in get("child_level").fields if f != "child_name"]
+    cols = data.draw(st.lists(st.sampled_from(fields), min_size=1, max_size=12, unique=True))
+    n = data.draw(st.integers(1, 6))
+    frame = pd.DataFrame({c: data.draw(st.lists(_junk, min_size=n, max_size=n)) for c in cols})
+    report = validate(frame, "child_level")  # must report, never raise
+    assert isinstance(report, ValidationReport)
+    json.dumps(report.to_dict())
+    if not report.ok:
+        with pytest.raises(InputError):
+            report.raise_if_errors()

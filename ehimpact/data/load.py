@@ -150,20 +150,16 @@ def load(
             fix="remove these columns before loading (keep pseudonymous child_id/family_id "
             "and age at referral instead)",
         )
-    from ehimpact.data.validate import coerce, parse_date_column, validate
+    from ehimpact.data.validate import _validate, parse_date_column
 
     if dictionary is None:
         return _infer_types(frame, parse_date_column)
     labelled = frame.set_axis(pd.RangeIndex(2, len(frame) + 2), axis=0)
-    report = validate(labelled, dictionary)
+    report, parsed = _validate(labelled, dictionary)
     report.raise_if_errors()
-    parsed = report.attrs.pop("typed_columns", None)
-    if parsed is None:
-        typed = coerce(frame, dictionary)
-    else:  # columns validate() already parsed, by position
-        typed = frame.copy()
-        for name, values in parsed.items():
-            typed[name] = values.array
+    typed = frame.copy()
+    for name, values in parsed.items():  # the columns validation parsed, by position
+        typed[name] = values.array
     typed.attrs["validation"] = report.to_dict()
     return typed
 

@@ -212,7 +212,9 @@ def parse_date_column(values: pd.Series) -> pd.Series:
             if not todo.any():
                 break
             iso.loc[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-    return iso.astype("datetime64[ns]")
+    # implausible years (e.g. "0001-01-01" or "/1") count as unreadable, not as a crash
+    plausible = (iso >= pd.Timestamp("1800-01-01")) & (iso <= pd.Timestamp("2200-12-31"))
+    return iso.where(plausible).astype("datetime64[ns]")
 
 
 def _to_number(text: pd.Series) -> pd.Series:
@@ -318,6 +320,13 @@ def validate(data: pd.DataFrame, dictionary: str | Dictionary = "child_level") -
     >>> validate(pd.DataFrame({"postcode": ["AB1 2CD"]}), "child_level").errors["kind"].iloc[0]
     'direct_identifier'
     """
+    return _validate(data, dictionary)[0]
+
+
+def _validate(
+    data: pd.DataFrame, dictionary: str | Dictionary
+) -> tuple[ValidationReport, dict[str, pd.Series]]:
+    """:func:`validate`, also returning the dictionary columns it parsed (for load)."""
     if not isinstance(data, pd.DataFrame):
         raise InputError(
             f"expected a pandas DataFrame, got {type(data).__name__}",
@@ -447,8 +456,7 @@ def validate(data: pd.DataFrame, dictionary: str | Dictionary = "child_level") -
     report = ValidationReport(pd.DataFrame(out.rows, columns=_COLUMNS))
     report.dictionary_name = d.name
     report.n_checked = len(data)
-    report.attrs["typed_columns"] = typed  # reused by load() so columns are parsed once
-    return report
+    return report, typed
 
 
 def validate_file(
