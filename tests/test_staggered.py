@@ -244,14 +244,28 @@ def test_not_yet_without_never_treated_drops_last_cohort(mpdta):
 
 
 def test_plots(mpdta, tmp_path):
+    """Every plot: words on the axes, a zero line, a legend naming CI and (when bootstrapped) the band."""
     import matplotlib.pyplot as plt
 
-    est = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=1)
-    for kind in ("att_gt", "dynamic", "group", "calendar", "simple"):
-        ax = est.plot(kind=kind)
-        assert ax.get_title()
-        ax.figure.savefig(tmp_path / f"{kind}.png")
-        plt.close(ax.figure)
+    boot = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=1, outcome_label="log teen employment")
+    analytic = eh.staggered_did(mpdta, **KW)
+    for est, has_band in ((boot, True), (analytic, False)):
+        for kind in ("att_gt", "dynamic", "group", "calendar"):
+            ax = est.plot(kind=kind)
+            assert ax.get_title() and "_" not in ax.get_xlabel() and ax.get_xlabel()
+            assert ax.get_ylabel().startswith("effect")
+            zero = [ln for ln in ax.get_lines() if np.allclose(ln.get_ydata(), 0) and len(ln.get_ydata()) == 2]
+            assert zero, f"{kind}: no reference line at zero"
+            legend = [t.get_text() for t in ax.get_legend().get_texts()]
+            assert any("CI" in t for t in legend) and any("no effect" in t for t in legend)
+            assert any("simultaneous band" in t for t in legend) == has_band
+            if kind == "dynamic":
+                assert any("before adoption" in t for t in legend)
+            ax.figure.savefig(tmp_path / f"{kind}.png")
+            plt.close(ax.figure)
+    ax = boot.plot(kind="simple")
+    assert ax.get_title()
+    plt.close(ax.figure)
     assert (tmp_path / "dynamic.png").stat().st_size > 1000
 
 

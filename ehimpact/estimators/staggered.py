@@ -85,7 +85,7 @@ class AggregatedATT(Estimate):
             return super().plot(ax, label=label)
         return _plot_effects(self.effects, _COMPONENT[self.kind], ax=ax, bands=bands,
                              ylabel=label or self.outcome_label or self.outcome or "ATT",
-                             title=f"{self.kind} aggregation of ATT(g,t), {100 * self.level:.0f}% CI")
+                             kind=self.kind, level=self.level, overall=(self.estimate, self.ci))
 
 
 @dataclass(eq=False)
@@ -144,61 +144,101 @@ class StaggeredDiD(AggregatedATT):
                             level=self.level)
 
 
-def _plot_effects(effects: pd.DataFrame, xcol: str, *, ax, bands, ylabel, title) -> Axes:
+_TITLES = {"dynamic": "Effect by time since adoption (event study)",
+           "group": "Average effect by adoption cohort",
+           "calendar": "Average effect by period, over cohorts already adopting"}
+_XLABELS = {"event_time": "periods since adoption (0 = first period with the service)",
+            "group": "adoption cohort (first period with the service)",
+            "time": "period"}
+_PRE, _POST = "#b2182b", "#1f4e79"
+
+
+def _effect_label(ylabel: str) -> str:
+    return ylabel if ylabel.lower().startswith(("effect", "att")) else f"effect on {ylabel}"
+
+
+def _plot_effects(effects: pd.DataFrame, xcol: str, *, ax, bands, ylabel, kind, level, overall) -> Axes:
+    """One point per component: pointwise CI as capped bars, simultaneous band as a wide pale bar."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.5))
-    x = np.arange(len(effects)) if xcol != "event_time" else effects[xcol].to_numpy(float)
+        _, ax = plt.subplots(figsize=(9, 4))
+    pct = f"{100 * level:.0f}%"
+    x = np.arange(len(effects), dtype=float) if xcol != "event_time" else effects[xcol].to_numpy(float)
     att = effects["att"].to_numpy(float)
-    if bands and "band_lower" in effects:
-        ax.fill_between(x, effects["band_lower"], effects["band_upper"], color="#9ecae1", alpha=0.5,
-                        step=None, label="simultaneous band")
     pre = (effects[xcol].to_numpy(float) < 0) if xcol == "event_time" else np.zeros(len(x), bool)
+    colours = np.where(pre, _PRE, _POST)
+    handles = []
+    if bands and "band_lower" in effects:
+        ax.vlines(x, effects["band_lower"], effects["band_upper"], colors=colours, alpha=0.22, linewidth=14)
+        handles.append(Line2D([], [], color="grey", alpha=0.4, linewidth=10,
+                              label=f"{pct} simultaneous band (all points at once)"))
     err = np.vstack([att - effects["ci_lower"].to_numpy(float), effects["ci_upper"].to_numpy(float) - att])
-    for mask, colour, lab in ((pre, "#b2182b", "pre-treatment"), (~pre, "#1f4e79", "post-treatment")):
+    for mask, colour in ((pre, _PRE), (~pre, _POST)):
         if mask.any():
-            ax.errorbar(x[mask], att[mask], yerr=err[:, mask], fmt="o", color=colour, capsize=3, label=lab)
+            ax.errorbar(x[mask], att[mask], yerr=err[:, mask], fmt="o", color=colour, capsize=4, zorder=3)
+    handles.insert(0, Line2D([], [], color="black", marker="o", label=f"estimate with {pct} CI (each point)"))
+    if pre.any():
+        ax.axvline(-0.5, color="black", linestyle=":", linewidth=1)
+        handles += [Line2D([], [], color=_PRE, marker="o", linestyle="", label="before adoption (should be near 0)"),
+                    Line2D([], [], color=_POST, marker="o", linestyle="", label="after adoption")]
     ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+    handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1, label="no effect"))
     if xcol != "event_time":
         ax.set_xticks(x, [str(v) for v in effects[xcol]])
-    ax.set_xlabel({"event_time": "periods since adoption", "group": "cohort (first treated)",
-                   "time": "period"}[xcol])
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+    else:
+        ax.set_xticks(x, [str(int(v)) for v in x])
+    ax.set_xlabel(_XLABELS[xcol])
+    ax.set_ylabel(_effect_label(ylabel))
+    est, (lo, hi) = overall
+    ax.set_title(f"{_TITLES[kind]}\noverall {est:.3g} ({pct} CI {lo:.3g} to {hi:.3g})", fontsize=11)
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
 def _plot_att_gt(table: pd.DataFrame, *, ax, bands, ylabel, level) -> Axes:
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4))
+        _, ax = plt.subplots(figsize=(8.5, 4.5))
+    pct = f"{100 * level:.0f}%"
     times = list(dict.fromkeys(sorted(table["time"])))
     pos = {t: i for i, t in enumerate(times)}
     cohorts = list(dict.fromkeys(table["group"]))
     width = 0.8 / max(len(cohorts), 1)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles = []
+    has_band = bands and "band_lower" in table
     for j, g in enumerate(cohorts):
         sub = table[table["group"] == g]
         x = np.array([pos[t] for t in sub["time"]]) - 0.4 + width * (j + 0.5)
         att = sub["att"].to_numpy(float)
         c = colours[j % len(colours)]
-        if bands and "band_lower" in sub:
-            ax.vlines(x, sub["band_lower"], sub["band_upper"], color=c, alpha=0.35, linewidth=5)
+        if has_band:
+            ax.vlines(x, sub["band_lower"], sub["band_upper"], color=c, alpha=0.22, linewidth=10)
         err = np.vstack([att - sub["ci_lower"].to_numpy(float), sub["ci_upper"].to_numpy(float) - att])
         pre = sub["event_time"].to_numpy() < 0
-        ax.errorbar(x[~pre], att[~pre], yerr=err[:, ~pre], fmt="o", color=c, capsize=2, label=f"cohort {g}")
+        ax.errorbar(x[~pre], att[~pre], yerr=err[:, ~pre], fmt="o", color=c, capsize=3, zorder=3)
         if pre.any():
-            ax.errorbar(x[pre], att[pre], yerr=err[:, pre], fmt="o", mfc="white", color=c, capsize=2)
+            ax.errorbar(x[pre], att[pre], yerr=err[:, pre], fmt="o", mfc="white", color=c, capsize=3, zorder=3)
+        handles.append(Line2D([], [], color=c, marker="o", label=f"cohort adopting in {g}"))
+    handles.append(Line2D([], [], color="black", marker="o", mfc="white", linestyle="",
+                          label="hollow: before the cohort adopts"))
+    handles.append(Line2D([], [], color="black", label=f"{pct} CI (each estimate)"))
+    if has_band:
+        handles.append(Line2D([], [], color="grey", alpha=0.4, linewidth=8,
+                              label=f"{pct} simultaneous band (all at once)"))
     ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+    handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1, label="no effect"))
     ax.set_xticks(range(len(times)), [str(t) for t in times])
-    ax.set_xlabel("period (hollow: before adoption)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"Group-time ATT with {100 * level:.0f}% CI" + (" and simultaneous bands" if
-                                                                 "band_lower" in table else ""))
-    ax.legend(fontsize=8)
+    for i in range(1, len(times)):
+        ax.axvline(i - 0.5, color="#dddddd", linewidth=0.8, zorder=0)
+    ax.set_xlabel("period")
+    ax.set_ylabel(_effect_label(ylabel))
+    ax.set_title("Effect for each adoption cohort and period, ATT(g,t)", fontsize=11)
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
