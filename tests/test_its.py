@@ -14,7 +14,13 @@ from numpy.testing import assert_allclose
 
 import ehimpact as eh
 from ehimpact import InputError
-from ehimpact.estimators.its import ITSResult, newey_west_lags
+from ehimpact.estimators.its import (
+    ITSResult,
+    _ewc_contrasts,
+    ewc_long_run_variance,
+    ewc_terms,
+    newey_west_lags,
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +121,17 @@ def test_gaussian_hac_and_gls_equal_statsmodels():
     y = X @ np.array([50, 0.1, -4, -0.2, 2, 1, 0.5, 0.2]) + rng.normal(0, 2, n)
     df = pd.DataFrame({"t": np.arange(1, n + 1), "m": month, "y": y})
     lags = newey_west_lags(n)
-    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="hac")
+    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="hac", hac_kernel="newey-west")
     ref = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     assert_allclose(hac.coefficients["coef"], ref.params, rtol=1e-9)
     assert_allclose(hac.coefficients["se"], ref.bse, rtol=1e-9)
+    assert_allclose(hac.coefficients["ci_lower"], ref.conf_int()[:, 0], rtol=1e-9)
     assert hac.diagnostics["hac_lags"] == lags == 3  # floor(4 * 0.96 ** (2/9)) = floor(3.96)
+    assert "Newey-West" in hac.method and any("Newey-West" in w for w in hac.warnings)
+    # hac_lags= alone selects classic Newey-West too
+    hac6 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="hac", hac_lags=6)
+    ref6 = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": 6, "use_correction": True}, use_t=True)
+    assert_allclose(hac6.coefficients["se"], ref6.bse, rtol=1e-9)
     gls2 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="gls", ar_order=2)
     g = sm.GLSAR(y, X, rho=2).iterative_fit(maxiter=50)
     assert_allclose(gls2.coefficients["coef"], g.params, rtol=1e-9)
@@ -140,6 +152,125 @@ def test_gls_ar1_reml_matches_nlme(reference_dir):
     assert_allclose(res.diagnostics["ar_coefficients"][0], ref["phi"], rtol=rtol)
     assert_allclose(res.estimate, ref["terms"]["level"]["coef"], rtol=rtol)
     assert "REML" in res.method
+
+
+# ---------------------------------------------------------------------------- HAR (EWC) inference
+@pytest.fixture(scope="module")
+def ewc_ref(reference_dir):
+    return yaml.safe_load((reference_dir / "its_ewc.yaml").read_text())
+
+
+def test_ewc_long_run_variance_matches_r(ewc_ref):
+    """EWC Omega on a fixed series: R's loop over the LLSW definition, and scipy's type II DCT."""
+    from scipy.fft import dct
+
+    z = np.column_stack([ewc_ref["series"]["z1"], ewc_ref["series"]["z2"]])
+    T = len(z)
+    for case in ewc_ref["omega"]:
+        om = ewc_long_run_variance(z, terms=case["nu"])
+        want = [[case["omega11"], case["omega12"]], [case["omega12"], case["omega22"]]]
+        assert_allclose(om, want, rtol=ewc_ref["tolerance"]["rtol"], err_msg=f"nu={case['nu']}")
+        # scipy's unnormalised DCT-II is 2 sum_t z_t cos(pi k (2t+1) / 2T), t = 0..T-1: Lambda_j = sqrt(2/T) dct_j / 2
+        lam = np.sqrt(2 / T) * dct(z, type=2, axis=0)[1:case["nu"] + 1] / 2
+        assert_allclose(om, lam.T @ lam / case["nu"], rtol=1e-12)
+    assert ewc_long_run_variance(z[:, 0]).shape == (1, 1)
+    with pytest.raises(InputError, match="cosine terms") as exc:
+        ewc_long_run_variance(z, terms=T)
+    assert exc.value.field == "hac_terms"
+
+
+def test_ewc_terms_rule():
+    # floor(0.4 T^(2/3)) (Lazarus et al. 2018)
+    assert [ewc_terms(n) for n in (24, 60, 96, 120, 240, 1000)] == [3, 6, 8, 9, 15, 40]
+
+
+def test_har_its_design_matches_r(reference_dir, ewc_ref):
+    """errors="hac" on the frozen AR(1) series: plain EWC SEs, design factor, df and corrected SEs as R."""
+    from scipy import stats
+
+    d = pd.read_csv(reference_dir / "its_ar1_simulated.csv")
+    res = eh.its(d, outcome="rate", time="time", intervention=49, seasonality=1, errors="hac")
+    ref = ewc_ref["its_design"]
+    rtol = ewc_ref["tolerance"]["rtol"]
+    coef = res.coefficients.set_index("term")
+    names = list(coef.index)
+    assert res.diagnostics["ewc_terms"] == ref["nu"] == 8
+    for term, v in ref["terms"].items():
+        i = names.index(term)
+        assert_allclose(coef.loc[term, "coef"], v["coef"], rtol=1e-10, atol=1e-12, err_msg=term)
+        assert_allclose(res.diagnostics["ewc_plain_se"][i], v["plain_se"], rtol=rtol, err_msg=term)
+        assert_allclose(res.diagnostics["ewc_kappa"][i], v["kappa"], rtol=rtol, err_msg=term)
+        assert_allclose(res.diagnostics["ewc_df"][i], v["df"], rtol=rtol, err_msg=term)
+        assert_allclose(coef.loc[term, "se"], v["se"], rtol=rtol, err_msg=term)
+        half = stats.t.ppf(0.975, v["df"]) * v["se"]
+        assert_allclose(coef.loc[term, "ci_upper"] - coef.loc[term, "coef"], half, rtol=1e-9, err_msg=term)
+    lv = ref["terms"]["level"]
+    assert_allclose(res.se, lv["se"], rtol=rtol)
+    assert_allclose(res.diagnostics["har_df_level"], lv["df"], rtol=rtol)
+    assert "HAR" in res.method and "cosine" in res.method
+    assert not any("Newey-West" in w for w in res.warnings)
+
+
+def test_har_contrasts_equal_brute_force():
+    """The chunked, vectorised contrasts equal explicit n x n matrices for arbitrary contrasts and two series."""
+    rng = np.random.default_rng(4)
+    T = 40
+    period = np.concatenate([np.arange(T), np.arange(T)])  # two series sharing periods
+    g = np.repeat([1.0, 0.0], T)
+    t = period.astype(float)
+    X = np.column_stack([np.ones(2 * T), t, g, g * t, (t >= 20) * 1.0, g * (t >= 20), np.sin(t)])
+    r0 = rng.normal(size=2 * T)
+    r = r0 - X @ np.linalg.lstsq(X, r0, rcond=None)[0]  # residuals
+    G = rng.normal(size=(5, X.shape[1]))
+    nu = 5
+    var, df, kappa, plain = _ewc_contrasts(X, r, period, T, nu, G, chunk=2)
+    Hi = np.linalg.inv(X.T @ X)
+    M = np.eye(2 * T) - X @ Hi @ X.T
+    C = np.cos(np.pi * np.outer(period + 0.5, np.arange(1, nu + 1)) / T)
+    for m, gm in enumerate(G):
+        a = X @ Hi @ gm
+        W = 2 / nu * sum(np.outer(C[:, j] * a, C[:, j] * a) for j in range(nu))
+        MWM = M @ W @ M
+        assert_allclose(plain[m], r @ W @ r, rtol=1e-10)
+        assert_allclose(kappa[m], np.trace(MWM) / (a @ a), rtol=1e-10)
+        assert_allclose(df[m], np.trace(MWM) ** 2 / np.trace(MWM @ MWM), rtol=1e-10)
+        assert_allclose(var[m], plain[m] / kappa[m], rtol=1e-10)
+
+
+def test_har_poisson_sandwich_is_ewc_of_the_glm_scores():
+    """Count families: the plain HAR covariance is H^-1 (T Omega_EWC of x_t (y_t - mu_t)) H^-1, H = X'diag(mu)X."""
+    df, X, off = _count_series(seed=9)
+    res = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
+                 offset="children", seasonality=2, covariates="unemployment", errors="hac")
+    glm = sm.GLM(df["referrals"].to_numpy(), X, family=sm.families.Poisson(), offset=off).fit()
+    mu = glm.mu
+    Hi = np.linalg.inv(X.T @ (X * mu[:, None]))
+    T = len(mu)
+    V = Hi @ (T * ewc_long_run_variance(X * (df["referrals"].to_numpy() - mu)[:, None])) @ Hi
+    assert_allclose(res.diagnostics["ewc_plain_se"], np.sqrt(np.diag(V)), rtol=1e-7)
+    assert_allclose(res.coefficients["coef"], glm.params, atol=1e-8)
+    kappa = np.array(res.diagnostics["ewc_kappa"])
+    assert_allclose(res.coefficients["se"], np.sqrt(np.diag(V) / kappa), rtol=1e-7)
+    assert res.averted.ci[0] < res.averted.estimate < res.averted.ci[1]
+    cf = res.counterfactual
+    assert (cf["lower"] <= cf["counterfactual"]).all() and (cf["counterfactual"] <= cf["upper"]).all()
+
+
+def test_hac_argument_mistakes():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"t": np.arange(40), "y": rng.normal(size=40) + (np.arange(40) >= 20)})
+    with pytest.raises(InputError, match="unknown hac_kernel") as exc:
+        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_kernel="parzen")
+    assert exc.value.field == "hac_kernel"
+    with pytest.raises(InputError, match="hac_lags sets a Newey-West lag") as exc:
+        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_kernel="ewc", hac_lags=3)
+    assert exc.value.field == "hac_lags"
+    with pytest.raises(InputError, match="hac_terms sets the EWC") as exc:
+        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_kernel="newey-west", hac_terms=5)
+    assert exc.value.field == "hac_terms"
+    with pytest.raises(InputError, match="cosine terms do not fit") as exc:
+        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_terms=40)
+    assert exc.value.field == "hac_terms"
 
 
 def test_newey_west_rule():
@@ -370,9 +501,13 @@ def test_seasonal_dummies_and_negbin_run():
     assert sum(t.startswith("season=") for t in res.coefficients["term"]) == 11
     assert res.diagnostics["negbin_alpha"] >= 0
     assert 0.7 < res.estimate < 1.0  # planted rate ratio exp(-0.15) = 0.86
-    hac = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
+    nw = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
+                offset="children", seasonality=2, errors="hac", hac_kernel="newey-west")
+    assert "Newey-West" in nw.method
+    har = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
                  offset="children", seasonality=2, errors="hac")
-    assert "Newey-West" in hac.method
+    assert "HAR" in har.method and har.diagnostics["ewc_terms"] == ewc_terms(72) == 6
+    assert_allclose(har.estimate, nw.estimate, rtol=1e-10)  # same point estimate, other intervals
 
 
 # ---------------------------------------------------------------------------- simulation
@@ -394,52 +529,74 @@ def _ar1_series(rng, n, rho, sd=4.0):
     return pd.DataFrame({"period": dates, "y": y}), dates[t0]
 
 
-def _simulate(reps, n, rho, seed):
+def _simulate(reps, n, rho, seed, errors_fn=None):
+    """Fit every replicate four ways; coverage, bias and mean interval width per method.
+
+    ``gls``: REML AR(1); ``har``: errors="hac" (design-corrected EWC, the default HAC);
+    ``nw``: classic Newey-West; ``ols``: naive.  ``ewc_plain`` is the uncorrected LLSW
+    interval (EWC variance, t(nu)) read from the same HAR fits' diagnostics.
+    """
+    from scipy import stats
+
     rng = np.random.default_rng(seed)
-    out = {k: [] for k in ("hac", "gls", "ols")}
+    kinds = {"gls": {"errors": "gls"}, "har": {"errors": "hac"},
+             "nw": {"errors": "hac", "hac_kernel": "newey-west"}, "ols": {"errors": "ols"}}
+    out = {k: [] for k in (*kinds, "ewc_plain")}
     for _ in range(reps):
-        df, start = _ar1_series(rng, n, rho)
-        for k in out:
-            r = eh.its(df, outcome="y", time="period", intervention=start, seasonality=1, errors=k)
+        df, start = _ar1_series(rng, n, rho) if errors_fn is None else errors_fn(rng, n)
+        for k, kw in kinds.items():
+            r = eh.its(df, outcome="y", time="period", intervention=start, seasonality=1, **kw)
             out[k].append((r.estimate, *r.ci, r.slope_change.estimate, *r.slope_change.ci))
+            if k == "har":
+                c = stats.t.ppf(0.975, r.diagnostics["ewc_terms"])
+                se_l, se_s = r.diagnostics["ewc_plain_se"][2:4]
+                out["ewc_plain"].append((r.estimate, r.estimate - c * se_l, r.estimate + c * se_l,
+                                         r.slope_change.estimate, r.slope_change.estimate - c * se_s,
+                                         r.slope_change.estimate + c * se_s))
     summary = {}
     for k, rows in out.items():
         a = np.array(rows)
         summary[k] = {
             "bias_level": (a[:, 0].mean() - LEVEL) / abs(LEVEL),
             "cover_level": np.mean((a[:, 1] <= LEVEL) & (LEVEL <= a[:, 2])),
+            "width_level": np.mean(a[:, 2] - a[:, 1]),
             "bias_slope": (a[:, 3].mean() - SLOPE) / abs(SLOPE),
             "cover_slope": np.mean((a[:, 4] <= SLOPE) & (SLOPE <= a[:, 5])),
+            "width_slope": np.mean(a[:, 5] - a[:, 4]),
         }
-        print(f"n={n} rho={rho} {k:>3}: " + ", ".join(f"{m} {v:+.3f}" for m, v in summary[k].items()))
+        print(f"n={n} rho={rho} reps={reps} {k:>9}: " + ", ".join(f"{m} {v:+.3f}" for m, v in summary[k].items()))
     return summary
 
 
 def test_simulation_ar1_seasonal_fast():
-    """120 monthly points, AR(1) rho 0.3: unbiased; GLS covers better than naive OLS (fast sanity check)."""
-    s = _simulate(150, 120, 0.3, seed=1)
-    assert s["gls"]["cover_level"] >= 0.88 and s["gls"]["cover_slope"] >= 0.88
+    """120 monthly points, AR(1) rho 0.3: unbiased; GLS and HAR cover better than naive OLS (fast sanity check;
+    120 replicates, Monte Carlo SE of a coverage near 95% about 2 points)."""
+    s = _simulate(120, 120, 0.3, seed=1)
     for k in s:
         assert abs(s[k]["bias_level"]) < 0.05 and abs(s[k]["bias_slope"]) < 0.05, k
-    assert s["gls"]["cover_level"] >= 0.85 and s["gls"]["cover_slope"] >= 0.85
-    assert s["ols"]["cover_level"] + s["ols"]["cover_slope"] < s["gls"]["cover_level"] + s["gls"]["cover_slope"]
+    for k in ("gls", "har"):
+        assert s[k]["cover_level"] >= 0.88 and s[k]["cover_slope"] >= 0.88, k
+        assert s["ols"]["cover_level"] + s["ols"]["cover_slope"] < s[k]["cover_level"] + s[k]["cover_slope"], k
+    # the design correction only widens: plain EWC is the same centre with a smaller variance and more df
+    assert s["har"]["width_level"] > s["ewc_plain"]["width_level"]
 
 
 @pytest.mark.slow
 def test_simulation_ar1_seasonal_coverage_1000():
     """1,000 series of 120 months, AR(1) rho 0.3 plus seasonality (Monte Carlo SE of coverage ~0.7 points).
 
-    GLS with AR(1) errors (REML) must cover 92-98% with bias < 5%; naive OLS visibly under-covers.
-    Newey-West (HAC) is printed and must beat naive OLS; it does not reach 92% at this length (the
-    estimator warns; see the report in the commit history).
+    GLS with AR(1) errors (REML) and HAR (errors="hac": design-corrected EWC) must cover 92-98% with
+    bias < 5%; naive OLS visibly under-covers (< 92%).  Classic Newey-West and uncorrected EWC are
+    printed and asserted to under-cover as well, which is why neither is the default.
     """
     s = _simulate(1000, 120, 0.3, seed=20261123)
     for k in s:
         assert abs(s[k]["bias_level"]) < 0.05 and abs(s[k]["bias_slope"]) < 0.05, k
     for m in ("cover_level", "cover_slope"):
         assert 0.92 <= s["gls"][m] <= 0.98, m
-        assert s["ols"][m] < 0.90, m
-        assert s["hac"][m] > s["ols"][m], m
+        assert 0.92 <= s["har"][m] <= 0.98, m
+        assert s["ols"][m] < 0.92, m
+        assert s["nw"][m] < 0.92 and s["ewc_plain"][m] < 0.92, m
 
 
 def test_simulation_counts_rate_ratio_and_averted_coverage():
