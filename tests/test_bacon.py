@@ -18,7 +18,7 @@ causaldata = pytest.importorskip("causaldata")
 def castle():
     d = causaldata.castle.load_pandas().data.sort_values(["sid", "year"]).reset_index(drop=True)
     nxt = d.groupby("sid")["post"].shift(-1).fillna(d["post"])
-    d["post_bacon"] = np.maximum(d["post"], nxt).astype(int)  # bacondecomp's coding (see YAML)
+    d = d.assign(post_bacon=np.maximum(d["post"], nxt).astype(int))  # bacondecomp's coding (see YAML)
     return d
 
 

@@ -19,10 +19,10 @@ causaldata = pytest.importorskip("causaldata")
 @pytest.fixture(scope="module")
 def castle():
     d = causaldata.castle.load_pandas().data.sort_values(["sid", "year"]).reset_index(drop=True).copy()
-    d = d.astype({k: "float64" for k in d.columns if d[k].dtype == "float32"})
+    d = d.astype({k: "float64" for k in d.columns if d[k].dtype == "float32"}).copy()
     nxt = d.groupby("sid")["post"].shift(-1).fillna(d["post"])
-    d["post_bacon"] = np.maximum(d["post"], nxt).astype(int)
-    d["first_treated"] = d.sid.map(d[d.post_bacon == 1].groupby("sid").year.min())
+    d = d.assign(post_bacon=np.maximum(d["post"], nxt).astype(int))
+    d = d.assign(first_treated=d.sid.map(d[d.post_bacon == 1].groupby("sid").year.min()))
     return d
 
 
@@ -170,10 +170,15 @@ def test_wild_inference_and_plot():
     (lambda d: d, {"leads": -1}, "leads"),
     (lambda d: d, {"lags": 40}, "lags"),
     (lambda d: d.assign(g=np.where(d.index == 0, 99.0, d.g)), {}, "first_treated"),
+    (lambda d: d.assign(t=pd.Timestamp("2020-01-01") + pd.to_timedelta(d.t * 7, unit="D"),
+                        g=pd.Timestamp("2020-01-01") + pd.to_timedelta(np.where(d.index == 1, 5, d.g) * 7,
+                                                                       unit="D")), {}, "first_treated"),
     (lambda d: d.assign(g=d.g.fillna(20)), {"bin_endpoints": False, "leads": 7, "lags": 7}, "lags"),
     (lambda d: d.drop(columns="g"), {}, "first_treated"),
     (lambda d: d.assign(g=d.g.astype(object).where(d.g.isna(), "soon")), {}, "first_treated"),
     (lambda d: d, {"inference": "exact"}, "inference"),
+    (lambda d: d.assign(t=pd.Timestamp("2020-01-01") + pd.to_timedelta(d.t * 31, unit="D")), {},
+     "first_treated"),  # dates in time, numbers in first_treated
 ])
 def test_user_mistakes_raise_input_error(mutate, kwargs, field):
     df = mutate(_panel(np.random.default_rng(0), T=8))

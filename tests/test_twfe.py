@@ -19,10 +19,10 @@ causaldata = pytest.importorskip("causaldata")
 @pytest.fixture(scope="module")
 def castle():
     d = causaldata.castle.load_pandas().data.sort_values(["sid", "year"]).reset_index(drop=True).copy()
-    d = d.astype({k: "float64" for k in d.columns if d[k].dtype == "float32"})
+    d = d.astype({k: "float64" for k in d.columns if d[k].dtype == "float32"}).copy()
     nxt = d.groupby("sid")["post"].shift(-1).fillna(d["post"])
-    d["post_bacon"] = np.maximum(d["post"], nxt).astype(int)
-    d["first_treated"] = d.sid.map(d[d.post_bacon == 1].groupby("sid").year.min())
+    d = d.assign(post_bacon=np.maximum(d["post"], nxt).astype(int))
+    d = d.assign(first_treated=d.sid.map(d[d.post_bacon == 1].groupby("sid").year.min()))
     return d
 
 

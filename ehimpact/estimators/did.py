@@ -1,4 +1,4 @@
-"""Difference-in-differences: the 2x2 design (and, as they land, TWFE and event study).
+"""Difference-in-differences: the 2x2 design, two-way fixed effects and the event study.
 
 The 2x2 estimate is the coefficient on ``treated x post`` in
 
@@ -7,6 +7,12 @@ The 2x2 estimate is the coefficient on ``treated x post`` in
 which equals the difference of the four cell means when there are no covariates.
 It works for repeated cross-sections (different people before and after) and for
 panels (the same units observed twice; pass ``unit`` and errors are clustered on it).
+
+:func:`twfe` and :func:`event_study` absorb unit and period effects by a within
+transformation and use fixest's CR1 convention; with staggered adoption :func:`twfe` adds
+the Goodman-Bacon decomposition (:mod:`ehimpact.estimators.bacon`).  Every estimator here
+offers ``inference="wild"``: the restricted wild cluster bootstrap of
+:func:`ehimpact.estimators.inference.wild_cluster_bootstrap`, for few clusters.
 """
 
 from __future__ import annotations
@@ -723,6 +729,9 @@ def _event_times(data: pd.DataFrame, first_treated: str, t: np.ndarray, t_labels
     never = ft.isna().to_numpy().copy()
     is_time_dt = np.issubdtype(t_labels.dtype, np.datetime64)
     if is_time_dt:
+        if pd.api.types.is_numeric_dtype(ft) and not never.all():
+            raise InputError("first_treated must hold dates when time holds dates", field="first_treated",
+                             fix="store the adoption date (blank if never), not a number")
         try:
             ftv = pd.to_datetime(ft).to_numpy(dtype="datetime64[ns]")
         except (TypeError, ValueError) as exc:
@@ -737,8 +746,9 @@ def _event_times(data: pd.DataFrame, first_treated: str, t: np.ndarray, t_labels
         grid = t_labels.astype(float)
         # R did / csdid convention: 0 (or inf) marks never treated when 0 is not a period
         never |= np.isinf(ftv) | ((ftv == 0) & (grid.min() > 0))
-    varies = pd.Series(np.where(never, np.nan, 0) if is_time_dt else np.where(never, np.inf, ftv)) \
-        .groupby(u).nunique(dropna=False)
+    key = ftv.astype("datetime64[ns]").view(np.int64).astype(float) if is_time_dt else ftv.copy()
+    key[never] = np.inf
+    varies = pd.Series(key).groupby(u).nunique(dropna=False)
     bad = varies.index[varies.to_numpy() > 1]
     if len(bad):
         labels = pd.factorize(data[unit], sort=True)[1]
