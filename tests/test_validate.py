@@ -100,6 +100,7 @@ def test_clean_data_passes_and_warnings_do_not_block(children):
 def test_range_rules_and_aliases(children):
     df = children.copy()
     df.loc[df.index[:2], "age"] = [18, -1]
+    df.loc[df.index[5:8], "authority_code"] = "E06009999"  # right shape, no such authority
     df.loc[df.index[df["received_early_help"] == 1][:3], "start_date"] = pd.NaT
     df = df.rename(columns={"prior_contacts": "Prior Contacts"})
     report = validate(df, "child_level").set_index("kind")
@@ -109,6 +110,8 @@ def test_range_rules_and_aliases(children):
     assert (rules["column"] == "start_date").any()
     assert rules.loc[rules["column"] == "start_date", "n_rows"].iloc[0] == 3
     assert report.loc["column_name", "fix"] == "rename the column to prior_contacts"
+    assert report.loc["unknown_code", "column"] == "authority_code"
+    assert report.loc["unknown_code", "n_rows"] == 3
 
 
 def test_text_dates_and_uk_format_are_read(children):

@@ -88,6 +88,8 @@ class Field:
         ``(min, max)``; either may be ``None``.  Dates are ISO strings.
     pattern : str or None
         Regular expression every non-blank string value must match.
+    reference : str or None
+        ``"authorities"``: values must be GSS codes in :mod:`ehimpact.data.authorities`.
     aliases : tuple of str
         Other names for the same column.
     allowed_on_load : bool
@@ -108,6 +110,7 @@ class Field:
     allowed: tuple[Any, ...] | None = None
     range: tuple[Any, Any] | None = None
     pattern: str | None = None
+    reference: str | None = None
     aliases: tuple[str, ...] = ()
     allowed_on_load: bool = True
     outcome: dict[str, Any] | None = None
@@ -230,7 +233,7 @@ def _field(name: str, spec: dict[str, Any], dictionary: str) -> Field:
 
     known = {
         "type", "required", "nullable", "description", "source", "sensitivity", "unit",
-        "allowed", "range", "pattern", "aliases", "allowed_on_load", "outcome",
+        "allowed", "range", "pattern", "aliases", "allowed_on_load", "outcome", "reference",
     }
     if spec.get("type") not in TYPES:
         raise bad(f"type {spec.get('type')!r} is not one of {', '.join(TYPES)}")
@@ -241,6 +244,8 @@ def _field(name: str, spec: dict[str, Any], dictionary: str) -> Field:
     for key in ("required", "nullable", "description"):
         if key not in spec:
             raise bad(f"missing key {key!r}")
+    if spec.get("reference") not in (None, "authorities"):
+        raise bad(f"reference {spec.get('reference')!r} is unknown (use authorities)")
     rng = spec.get("range")
     if rng is not None and (not isinstance(rng, list) or len(rng) != 2):
         raise bad("range must be [min, max]")
@@ -260,6 +265,7 @@ def _field(name: str, spec: dict[str, Any], dictionary: str) -> Field:
         allowed=tuple(spec["allowed"]) if spec.get("allowed") is not None else None,
         range=tuple(rng) if rng is not None else None,
         pattern=spec.get("pattern"),
+        reference=spec.get("reference"),
         aliases=tuple(spec.get("aliases") or ()),
         allowed_on_load=allowed_on_load,
         outcome=dict(spec["outcome"]) if spec.get("outcome") else None,

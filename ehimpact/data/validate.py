@@ -398,6 +398,16 @@ def _validate(
             bad = text.notna() & ~text.str.match(re.compile(f.pattern)).fillna(False)
             out.add(name, "value does not have the expected format",
                     f"values must match {f.pattern}", mask=bad, kind="bad_format")
+        if f.reference == "authorities":
+            from ehimpact.data import authorities
+
+            known = set(authorities.table(include_former=True)["gss_code"])
+            text = val.astype("string")
+            pattern_ok = text.str.match(re.compile(f.pattern)).fillna(False) if f.pattern else True
+            bad = text.notna() & pattern_ok & ~text.isin(known)
+            out.add(name, "not the GSS code of an English upper-tier authority",
+                    "use the codes in ehimpact.data.authorities.table() (e.g. E10000030 for "
+                    "Surrey)", mask=bad, kind="unknown_code")
         if f.range is not None:
             lo, hi = f.range
             if f.type == "date":
