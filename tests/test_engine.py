@@ -12,6 +12,8 @@ import base64
 import json
 import os
 import pickle
+import subprocess
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -50,6 +52,14 @@ def test_engine_is_registered_and_exposed_as_entry_point():
     assert papermill_engines.get_engine(eng.ENGINE_NAME) is eng.InProcessEngine
     eps = {ep.name: ep.value for ep in entry_points(group="papermill.engine")}
     assert eps.get("ehimpact-inprocess") == "ehimpact.runner.engine:InProcessEngine"
+
+
+def test_importing_the_engine_before_papermill_works():
+    # papermill loads its entry points (this module) while being imported: no circular-import error
+    code = ("import ehimpact.runner.engine as e; from papermill.engines import papermill_engines as p; "
+            "assert p.get_engine(e.ENGINE_NAME) is e.InProcessEngine; print('ok')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
 def test_streams_displays_and_results_in_order(tmp_path):

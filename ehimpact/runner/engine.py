@@ -65,7 +65,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from papermill.engines import Engine, papermill_engines
+# When this module is imported before papermill, `import papermill` below loads papermill's
+# entry points, which import this (half-initialised) module and read InProcessEngine: the
+# placeholder keeps that from failing, and the real class is registered at the end.
+globals()["InProcessEngine"] = None
+
+from papermill.engines import Engine, papermill_engines  # noqa: E402
 
 __all__ = ["ENGINE_NAME", "InProcessEngine", "CellTimeout", "WarmImports", "warm_imports",  # noqa: F822
            "HEAVY_MODULES"]
