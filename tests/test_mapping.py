@@ -112,3 +112,19 @@ def test_dropped_columns_and_drop_list(eh):
     bad = {**BASE, "drop": ["Person ID"]}
     with pytest.raises(InputError, match="'Person ID' is both mapped and dropped"):
         load_mapping(bad)
+
+
+def test_numbers_checked(tmp_path):
+    # 1e30 would wrap round in Int64, 2.5 is not whole, x is not a number, -3 is below 0
+    lines = (FIX / "eh_small.csv").read_text().splitlines()
+    values = ["1e30", "2.5", "-3", "3", "x", "1", "2"]
+    lines[0] += ",Contacts"
+    lines[1:] = [f"{line},{v}" for line, v in zip(lines[1:], values, strict=True)]
+    (tmp_path / "e.csv").write_text("\n".join(lines) + "\n")
+    spec = {**BASE, "fields": {**BASE["fields"], "prior_contacts": "Contacts"}}
+    eh = read_local_export(tmp_path / "e.csv", spec, salt=SALT)
+    # kept episodes: A1 (line 2: 1e30), B2 (line 4: -3), C3 (line 5: 3), J9 (line 8: 2)
+    assert eh.children.prior_contacts.tolist()[2:] == [3, 2]
+    assert eh.children.prior_contacts.isna().tolist()[:2] == [True, True]
+    frame = eh.report.to_frame().set_index("record")
+    assert frame.loc["line 4", "problem"] == "outside the allowed range 0-500"

@@ -483,9 +483,10 @@ def _sub_table(
 def _integers(raw: pd.DataFrame, col: str, path: Path, report: ReadReport) -> pd.Series:
     text = raw[col].astype("string").str.strip()
     values = pd.to_numeric(text, errors="coerce")
-    invalid = text.notna() & (text != "") & (values.isna() | (values < 0) | (values % 1 != 0))
+    invalid = text.notna() & (text != "") & (
+        values.isna() | (values < 0) | (values % 1 != 0) | (values > 1000))
     for rec in raw.loc[invalid, "_record"]:
-        report.add(file=path, record=rec, field=col, problem="not a whole number >= 0",
+        report.add(file=path, record=rec, field=col, problem="not a whole number 0-1000",
                    action="value set to missing")
     return values.where(~invalid).astype("Int64")
 

@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -494,7 +495,10 @@ def _number(raw: pd.DataFrame, fm: FieldMap, kind: str, path: Path, report: Read
     values = pd.to_numeric(text, errors="coerce")
     invalid = text.notna() & (text != "") & values.isna()
     if kind == "int":
-        invalid |= values.notna() & (values % 1 != 0)
+        # whole numbers of a sane size only (1e30 would wrap round in Int64)
+        invalid |= values.notna() & ((values % 1 != 0) | (values.abs() > 1e9))
+    else:
+        invalid |= values.notna() & ~np.isfinite(values.astype(float))
     for rec in raw.loc[invalid, "_record"]:
         report.add(file=path, record=rec, field=fm.column, problem=f"not a valid {kind}",
                    action="value set to missing")
@@ -502,9 +506,25 @@ def _number(raw: pd.DataFrame, fm: FieldMap, kind: str, path: Path, report: Read
     return values.astype("Int64") if kind == "int" else values.astype(float)
 
 
+@lru_cache(maxsize=1)
+def _dictionary_ranges() -> dict[str, tuple[float, float]]:
+    """Ranges of the numeric fields: the data dictionary's, else the built-in ones."""
+    try:
+        from ehimpact.data.dictionary import get
+
+        fields = get("child_level").fields
+        out = {}
+        for name, (lo, hi) in _RANGES.items():
+            rng = fields[name].range or (lo, hi)
+            out[name] = (lo if rng[0] is None else rng[0], hi if rng[1] is None else rng[1])
+        return out
+    except Exception:  # dictionary not installed/readable
+        return dict(_RANGES)
+
+
 def _check_ranges(out: pd.DataFrame, raw: pd.DataFrame, spec: ColumnMapping, path: Path,
                   report: ReadReport) -> None:
-    for target, (lo, hi) in _RANGES.items():
+    for target, (lo, hi) in _dictionary_ranges().items():
         if target not in out:
             continue
         values = pd.to_numeric(out[target], errors="coerce")

@@ -258,7 +258,9 @@ def _read_header(path: Path, salt: Salt, report: ReadReport) -> pd.DataFrame:
         "birth_month": birth_month(dob),
         "ethnicity": map_codes(raw, "ETHNIC", ETHNICITY_GROUPS, file=path, report=report,
                                default="unknown"),
-        "mother": pd.to_numeric(_col(raw, "MOTHER"), errors="coerce").astype("Int8"),
+        "mother": pd.to_numeric(map_codes(raw.assign(MOTHER=_col(raw, "MOTHER")), "MOTHER",
+                                          {"0": "0", "1": "1"}, file=path, report=report),
+                                errors="coerce").astype("Int8"),
         "mc_birth_month": birth_month(mc_dob),
     })  # fmt: skip
     dup = out["child_id"].duplicated(keep="first")
