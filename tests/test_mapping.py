@@ -66,11 +66,13 @@ def test_mapping_errors_listed_together():
     bad["fields"]["refferal_source"] = "Referrer"
     bad["fields"]["sex"] = {"column": "Gender", "codes": {"F": "woman"}}
     bad["fields"]["surname"] = "Surname"
+    bad["fields"]["start_date"] = {"column": "Episode Start", "format": "%d/%q"}
     bad["colour"] = "blue"
     with pytest.raises(InputError) as err:
         load_mapping(bad)
     problems = err.value.problems
-    assert set(problems.field) == {"end_date", "refferal_source", "sex", "surname", "colour"}
+    assert set(problems.field) == {"end_date", "refferal_source", "sex", "surname", "colour",
+                                   "start_date"}
     assert "did you mean 'referral_source'" in str(err.value)
     assert "'woman'" in str(err.value)
 

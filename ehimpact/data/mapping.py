@@ -246,6 +246,10 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
                         bad(target, f"code {code!r} maps to {value!r}, which is not allowed",
                             f"map it to one of {_allowed_text(target)}")
         fmt = spec.get("format", default_fmt if FIELDS[target] in ("date", "dob") else None)
+        if fmt is not None and not _date_format_ok(fmt):
+            bad(target, f"date format {fmt!r} cannot read dates back",
+                "use strftime codes such as '%d/%m/%Y' or '%Y-%m-%d'")
+            fmt = None
         fields[target] = FieldMap(target, spec["column"], fmt=fmt, codes=codes)
     for required in REQUIRED:
         if required not in fields:
@@ -265,6 +269,17 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
                          problems=table)
     sheet = doc.get("sheet")
     return ColumnMapping(fields=fields, source=str(doc.get("source", "")), sheet=sheet)
+
+
+def _date_format_ok(fmt: Any) -> bool:
+    """A format must write and read back a day, month and year unchanged."""
+    if not isinstance(fmt, str):
+        return False
+    day = pd.Timestamp("2021-11-23")
+    try:
+        return bool(pd.to_datetime(pd.Series([day.strftime(fmt)]), format=fmt).iloc[0] == day)
+    except (ValueError, TypeError):
+        return False
 
 
 @lru_cache(maxsize=1)
