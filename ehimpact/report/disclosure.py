@@ -250,27 +250,47 @@ def _pick(eq: _Equation, values: np.ndarray, hidden: np.ndarray, missing: np.nda
     return sorted(cand)[0]
 
 
-def _ranges(
-    eqs: list[_Equation], values: np.ndarray, hidden: np.ndarray, missing: np.ndarray,
-    primary: np.ndarray, threshold: int,
-) -> dict[int, tuple[float, float]]:
-    """Feasible range of every hidden cell for someone who knows every visible cell, every
-    margin, and which hidden cells are primary (1..threshold).  Linear programming (HiGHS)."""
+def _components(eqs: list[_Equation], hidden: np.ndarray, known: np.ndarray) -> list[list[int]]:
+    """Groups of hidden cells linked through shared sums (union-find)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for eq in eqs:
+        if not all(known[c] for c in eq.members):
+            continue
+        h = [c for c in eq.members if hidden[c]]
+        for c in h:
+            find(c)
+        for a, b in zip(h, h[1:], strict=False):
+            parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for c in np.flatnonzero(hidden & known):
+        groups.setdefault(find(int(c)), []).append(int(c))
+    return list(groups.values())
+
+
+def _pinned_cells(
+    cells: list[int], eqs: list[_Equation], values: np.ndarray, primary: np.ndarray, threshold: int,
+) -> list[int]:
+    """Primary cells of one component that a reader could work out exactly (LP, HiGHS).
+
+    The reader knows every visible cell and every sum, and which hidden cells are
+    primary (so those lie in 1..threshold); other hidden cells are >= 0.  A sum that is
+    itself 1..threshold (no total cell in the table) is known only to lie in that range.
+    """
     from scipy.optimize import linprog
 
-    known = ~np.isnan(values)  # cells hidden on input (a second pass) have no known value
-    unknown = np.flatnonzero(hidden & known)
-    targets = [c for c in unknown if primary[c]]
-    if not targets:
-        return {}
-    pos = {c: i for i, c in enumerate(unknown)}
-    used = [eq for eq in eqs
-            if all(known[c] for c in eq.members)  # a blank or already-hidden cell: sum unknown to us
-            and any(c in pos for c in eq.members)]
+    pos = {c: i for i, c in enumerate(cells)}
+    used = [eq for eq in eqs if any(c in pos for c in eq.members)]
     n_small = sum(eq.small_sum for eq in used)
-    width = unknown.size + n_small
+    width = len(cells) + n_small
     rows, rhs = [], []
-    slack = unknown.size
+    slack = len(cells)
     for eq in used:
         a = np.zeros(width)
         b = 0.0  # right-hand side: the true sum of the hidden part, which a reader can infer
@@ -279,28 +299,51 @@ def _ranges(
                 a[pos[c]] += k
                 b += k * values[c]
         if eq.small_sum:  # sum known only to lie in 1..threshold: subtract an unknown slack
-            visible_part = float(values[eq.members].sum()) - b
             a[slack] = -1.0
-            b = -visible_part
+            b = -(float(values[eq.members].sum()) - b)
             slack += 1
         rows.append(a)
         rhs.append(b)
-    bounds = [(1.0, float(threshold)) if primary[c] else (0.0, None) for c in unknown]
+    bounds = [(1.0, float(threshold)) if primary[c] else (0.0, None) for c in cells]
     bounds += [(1.0, float(threshold))] * n_small
-    out: dict[int, tuple[float, float]] = {}
+    targets = [c for c in cells if primary[c]]
     if not rows:
-        return {int(c): (1.0, float(threshold)) for c in targets}
+        return []
     a_eq, b_eq = np.vstack(rows), np.array(rhs)
-    for c in targets:
-        i = pos[c]
-        obj = np.zeros(width)
-        obj[i] = 1.0
-        lo = linprog(obj, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        hi = linprog(-obj, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        lo_v = lo.fun if lo.status == 0 else -math.inf
-        hi_v = -hi.fun if hi.status == 0 else math.inf
-        out[int(c)] = (float(lo_v), float(hi_v))
-    return out
+    # the true values are one feasible point; a cell is pinned only if no feasible point
+    # moves it.  Each LP pushes one unresolved cell away from its true value, and every
+    # cell that moves in the solution is resolved too, so few LPs are needed.
+    x0 = np.array([values[c] for c in cells], dtype=float)
+    unresolved = {pos[c] for c in targets}
+    pinned: list[int] = []
+    # a few vertices in random directions usually move almost every cell at once
+    rng = np.random.default_rng(len(cells))
+    cap = float(np.nanmax(x0)) * 4 + 4 * threshold  # a box keeps random LPs bounded; a point
+    boxed = [(lo, cap if hi is None else hi) for lo, hi in bounds]  # inside it is still feasible
+    for _ in range(3):
+        if not unresolved:
+            break
+        res = linprog(rng.standard_normal(width), A_eq=a_eq, b_eq=b_eq, bounds=boxed, method="highs")
+        if res.status == 0:
+            unresolved -= {j for j in unresolved if abs(res.x[j] - x0[j]) >= 0.5}
+    while unresolved:
+        i = min(unresolved)
+        moved = False
+        for sign in ((1.0, -1.0) if x0[i] > bounds[i][0] else (-1.0, 1.0)):
+            obj = np.zeros(width)
+            obj[i] = sign  # sign +1 minimises the cell, -1 maximises it
+            res = linprog(obj, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+            if res.status == 3:  # unbounded: the cell can move without limit
+                moved = True
+                break
+            if res.status == 0 and abs(res.x[i] - x0[i]) >= 0.5:
+                moved = True
+                unresolved -= {j for j in unresolved if abs(res.x[j] - x0[j]) >= 0.5}
+                break
+        unresolved.discard(i)
+        if not moved:
+            pinned.append(cells[i])
+    return pinned
 
 
 # ---------------------------------------------------------------------- main entry
@@ -542,6 +585,8 @@ def _secondary(
         for c in eq.members:
             cell_eqs.setdefault(c, []).append(eq)
 
+    cache: dict[frozenset[int], list[int]] = {}
+
     def hide(cell: int, why: str) -> None:
         hidden[cell] = True
         reasons[cell] = ("secondary", why)
@@ -566,17 +611,33 @@ def _secondary(
             break
         # only primary cells need protecting: a pinned secondary cell matters only through
         # the primary cells it pins, which the LP sees directly
-        pinned = [c for c, (lo, hi) in _ranges(eqs, values, hidden, missing, primary, threshold).items()
-                  if primary[c] and hi - lo < 0.5]
-        if not pinned:
+        pinned_by_comp: list[list[int]] = []
+        known = ~np.isnan(values)  # cells hidden on input (a second pass) have no known value
+        for comp in _components(eqs, hidden, known):
+            if not any(primary[c] for c in comp):
+                continue
+            key = frozenset(comp)
+            if key not in cache:
+                cache[key] = _pinned_cells(comp, [e for e in eqs if all(known[c] for c in e.members)],
+                                           values, primary, threshold)
+            pins = cache[key]
+            if pins:
+                pinned_by_comp.append(pins)
+        if not pinned_by_comp:
             break
-        options = [(eq, _pick(eq, values, hidden, missing)) for c in pinned for eq in cell_eqs.get(c, [])]
-        options = [(eq, p) for eq, p in options if p is not None]
-        if not options:  # every cell in those sums is hidden already: the sums themselves reveal it
-            unprotected.extend(int(c) for c in pinned)
+        acted = False
+        for pin in (c for pins in pinned_by_comp for c in pins):
+            options = [(eq, _pick(eq, values, hidden, missing)) for eq in cell_eqs.get(pin, [])]
+            options = [(eq, p) for eq, p in options if p is not None]
+            if not options:  # every cell in those sums is hidden already: the sums reveal it
+                if pin not in unprotected:
+                    unprotected.append(int(pin))
+                continue
+            eq, pick = min(options, key=lambda o: (values[o[1]] if values[o[1]] > 0 else math.inf, o[1]))
+            hide(pick, f"a suppressed cell could be worked out from the sums ({eq.where})")
+            acted = True
+        if not acted:
             break
-        eq, pick = min(options, key=lambda o: (values[o[1]] if values[o[1]] > 0 else math.inf, o[1]))
-        hide(pick, f"a suppressed cell could be worked out from the sums ({eq.where})")
 
 
 def _plain(x: Any) -> Any:
