@@ -216,3 +216,24 @@ def test_twfe_wild_coverage_in_a_twelve_authority_panel():
         wild += est.ci[0] <= 0.0 <= est.ci[1]
     print(f"twfe, 12 authorities: analytic CR1 coverage {analytic / reps:.3f}, wild {wild / reps:.3f}")
     assert 0.92 <= wild / reps <= 0.98
+
+
+@pytest.mark.parametrize("weighted, unbalanced", [(True, False), (True, True), (False, True)])
+def test_absorbed_effects_bootstrap_equals_dummy_regression_bootstrap(weighted, unbalanced):
+    """twfe(inference="wild") gives the same p-value and CI as bootstrapping the explicit dummy model."""
+    rng = np.random.default_rng(40)
+    df = _authority_panel(rng, G=10, T=9, n_treated=4)
+    df["w"] = rng.uniform(0.5, 3.0, 10)[df.u] if weighted else 1.0
+    if unbalanced:
+        df = df.drop(index=[3, 20, 41, 77]).reset_index(drop=True)
+    est = eh.twfe(df, outcome="y", unit="u", time="t", treatment="d", inference="wild",
+                  weights="w" if weighted else None, decompose=False)
+    X = np.column_stack([df.d, pd.get_dummies(df.u, dtype=float).to_numpy(),
+                         pd.get_dummies(df.t, drop_first=True, dtype=float).to_numpy()])
+    ref = wild_cluster_bootstrap(df.y.to_numpy(), X, 0, df.u.to_numpy(),
+                                 weights=df.w.to_numpy() if weighted else None)
+    wb = est.diagnostics["wild_bootstrap"]
+    assert wb["fixed_effects"] == "exact" and ref.fixed_effects == "none"
+    assert_allclose(wb["estimate"], ref.estimate, rtol=1e-9)
+    assert wb["pvalue"] == ref.pvalue
+    assert_allclose(wb["ci"], ref.ci, rtol=1e-6)
