@@ -72,6 +72,13 @@ def test_identifier_is_a_whole_token(tmp_path):
     assert scan_outputs(tmp_path, identifiers=IDS) == []
 
 
+def test_table_record_without_disclosed_flag_is_still_checked(tmp_path):
+    rec = {"name": "raw", "count_columns": ["n"], "data": [{"g": "a", "n": 4}, {"g": "b", "n": 0}]}
+    (tmp_path / "results.json").write_text(json.dumps({"tables": [rec]}))
+    found = scan_outputs(tmp_path, identifiers=[])
+    assert [(f.location, f.detail) for f in found] == [("table 'raw' row 1 column 'n'", "unsuppressed count 4")]
+
+
 def test_invalid_json_is_reported(tmp_path):
     (tmp_path / "results.json").write_text("{not json")
     assert [f.kind for f in scan_outputs(tmp_path, identifiers=[])] == ["unreadable"]

@@ -19,9 +19,12 @@ writes it)::
                  "columns": [...], "data": [{"age": "0-4", "n_referred": "c", ...}, ...],
                  "disclosure_log": [...]}]}
 
-Any JSON object with ``"disclosed": true`` is checked: every value of its
-``count_columns`` in every record of ``data`` must be 0, above the threshold, or a
-symbol.
+Any JSON object with ``"disclosed": true`` (or with ``count_columns`` and ``data``) is
+checked: every value of its ``count_columns`` in every record of ``data`` must be 0, above
+the threshold, or a symbol.  CSV files are checked in the columns whose names match
+``count_fields`` (``n``, ``n_*``, ``*_count``, ``children`` ...).  Identifiers are looked
+for in every text file.  Tables inside HTML are not parsed: the same tables are in
+``results.json``, where they are checked.
 """
 
 from __future__ import annotations
@@ -721,7 +724,8 @@ def _small(v: Any, threshold: int, symbol: str) -> bool:
 
 def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: list[Finding]) -> None:
     if isinstance(obj, dict):
-        if obj.get("disclosed") is True:
+        # a table record with count columns is checked whether or not it claims to be disclosed
+        if obj.get("disclosed") is True or ("count_columns" in obj and "data" in obj):
             cols = obj.get("count_columns") or []
             data = obj.get("data") or []
             tname = obj.get("name", "?")
