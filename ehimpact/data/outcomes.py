@@ -292,13 +292,14 @@ def rereferrals(
     [0, 1, 0]
     """
     _require(referrals, ["child_id", date], "referrals")
-    frame = referrals.sort_values(["child_id", date], kind="stable").copy()
-    previous = frame.groupby("child_id")[date].shift(1)
-    within = previous.notna() & (previous >= frame[date] - pd.DateOffset(months=months)) & (
-        previous < frame[date]
-    )
+    frame = referrals.copy()
+    # the child's latest referral on an earlier day (same-day repeats are not "previous")
+    days = frame[["child_id", date]].drop_duplicates().sort_values(["child_id", date])
+    days["_previous"] = days.groupby("child_id")[date].shift(1)
+    previous = frame[["child_id", date]].merge(days, on=["child_id", date], how="left")["_previous"]
+    previous.index = frame.index
+    within = previous.notna() & (previous >= frame[date] - pd.DateOffset(months=months))
     frame["rereferral"] = within.astype("int8")
-    frame = frame.sort_index()
     if period is not None:
         lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
         frame = frame.loc[(frame[date] >= lo) & (frame[date] <= hi)]
