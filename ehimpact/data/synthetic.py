@@ -375,11 +375,15 @@ def _children(
     prior_c = np.minimum(prior, 6)
 
     # selection into early help: observed family problems, FSM, the children's contacts
-    fam_prior = np.bincount(fam, weights=prior_c, minlength=n_fam) / np.bincount(fam)
+    # and ages (all observed; nothing unobserved drives both support and outcomes)
+    fam_n = np.bincount(fam, minlength=n_fam)
+    fam_prior = np.bincount(fam, weights=prior_c, minlength=n_fam) / fam_n
+    fam_age = np.bincount(fam, weights=age, minlength=n_fam) / fam_n  # younger: more support
     la_sel = rng.normal(0.0, 0.3, n_la)
     fam_n_tf = tf.sum(axis=1)
     treat_f = rng.random(n_fam) < _expit(
-        -0.9 + la_sel[fam_la] + 0.30 * fam_n_tf + 0.45 * fsm_f + 0.30 * fam_prior
+        -0.6 + la_sel[fam_la] + 0.30 * fam_n_tf + 0.45 * fsm_f + 0.30 * fam_prior
+        - 0.04 * fam_age
     )
     treated = treat_f[fam]
 
