@@ -141,11 +141,11 @@ def test_with_replacement_keeps_k_nearest_and_ties():
     dist = np.array([0.0, 0.1, -0.1, 0.3, 0.5, 0.5, 2.0])
     focal = np.array([True, False, False, False, True, False, False])
     strata = np.zeros(7, dtype=np.int64)
-    pf, pc = _knn_with_replacement(dist, focal, strata, 1, np.inf)
+    pf, pc, _ = _knn_with_replacement(dist, focal, strata, 1, np.inf)
     got = sorted(zip(pf.tolist(), pc.tolist(), strict=True))
     # unit 0 is equidistant from 1 and 2 (a tie: both kept); unit 4 matches 5 (distance 0)
     assert got == [(0, 1), (0, 2), (4, 5)]
-    pf, pc = _knn_with_replacement(dist, focal, strata, 2, np.inf)
+    pf, pc, _ = _knn_with_replacement(dist, focal, strata, 2, np.inf)
     assert sorted(pc[pf == 4].tolist()) == [3, 5]
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["balance_design", "balance_table", "love_plot", "overlap_plot", "max_abs_smd"]
+__all__ = ["balance_design", "design_matrices", "balance_table", "love_plot", "overlap_plot", "max_abs_smd"]
 
 
 def balance_design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -68,18 +68,49 @@ def balance_design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.nd
     return np.hstack(blocks), names
 
 
-def _wmean_var(X: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    if w is None:
-        n = X.shape[0]
-        m = X.mean(axis=0)
-        v = X.var(axis=0, ddof=1) if n > 1 else np.full(X.shape[1], np.nan)
-        return m, v
-    sw = w.sum()
-    m = (w @ X) / sw
-    dev2 = w @ ((X - m) ** 2)
-    denom = sw**2 - (w**2).sum()
-    v = dev2 * sw / denom if denom > 0 else np.full(X.shape[1], np.nan)
-    return m, v
+def design_matrices(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """Propensity design (categories as dummies, first level dropped) and balance design
+    (every level).  When every covariate is numeric both are the same array (one copy).
+
+    Returns
+    -------
+    (X_ps, ps_names, X_balance, balance_names) : tuple
+    """
+    from ehimpact.estimators.checks import covariate_matrix
+
+    cols = list(covariates)
+    if all(pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]) for c in cols):
+        X = np.ascontiguousarray(data[cols].to_numpy(dtype=float))
+        return X, cols, X, cols
+    X, names = covariate_matrix(data, cols)
+    Xb, bnames = balance_design(data, cols)
+    return X, names, Xb, bnames
+
+
+def _group_moments(X: np.ndarray, W: np.ndarray, chunk: int = 131_072) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted means and sums of squared deviations of X's columns for each weight column of W.
+
+    One pass in row chunks (bounded memory), centred on the first chunk's means to avoid
+    cancellation; also reports which columns are 0/1.  Returns ``(mean, dev2, binary)`` with
+    ``mean`` and ``dev2`` of shape (W columns, X columns).
+    """
+    k = X.shape[1]
+    centre = X[: min(len(X), chunk)].mean(axis=0)
+    S0 = W.sum(axis=0)
+    S1 = np.zeros((W.shape[1], k))
+    S2 = np.zeros((W.shape[1], k))
+    binary = np.ones(k, dtype=bool)
+    for a in range(0, len(X), chunk):
+        raw = X[a:a + chunk]
+        block = raw - centre
+        w = W[a:a + chunk]
+        S1 += w.T @ block
+        S2 += w.T @ (block * block)
+        binary &= ((raw == 0) | (raw == 1)).all(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_c = S1 / S0[:, None]
+        dev2 = S2 - S1 * mean_c
+    return centre + mean_c, np.maximum(dev2, 0.0), binary
 
 
 def balance_table(
@@ -115,12 +146,25 @@ def balance_table(
         mean_control_after, smd_before, smd_after, var_ratio_before, var_ratio_after``.
     """
     if extra:
-        X = np.column_stack([*extra.values(), X]) if X.size else np.column_stack(list(extra.values()))
-        names = [*extra.keys(), *names]
-    t, c = d == 1, d == 0
-    binary = np.all((X == 0) | (X == 1), axis=0)
-    mt0, vt0 = _wmean_var(X[t], None)
-    mc0, vc0 = _wmean_var(X[c], None)
+        E = np.column_stack(list(extra.values()))
+        parts = [balance_table(E, list(extra), d, weights=weights, estimand=estimand)]
+        if X.size:
+            parts.append(balance_table(X, names, d, weights=weights, estimand=estimand))
+        return pd.concat(parts, ignore_index=True)
+    t = (d == 1).astype(float)
+    c = (d == 0).astype(float)
+    W = np.column_stack([t, c, weights * t, weights * c])
+    mean, dev2, binary = _group_moments(X, W)
+    n_t, n_c = t.sum(), c.sum()
+    mt0, mc0, mt1, mc1 = mean
+    vt0, vc0 = dev2[0] / (n_t - 1), dev2[1] / (n_c - 1)
+
+    def _wvar(j: int) -> np.ndarray:
+        sw, sw2 = W[:, j].sum(), (W[:, j] ** 2).sum()
+        denom = sw**2 - sw2
+        return dev2[j] * sw / denom if denom > 0 else np.full(X.shape[1], np.nan)
+
+    vt1, vc1 = _wvar(2), _wvar(3)
     # binary columns: p(1-p), as MatchIt
     vt0_b = np.where(binary, mt0 * (1 - mt0), vt0)
     vc0_b = np.where(binary, mc0 * (1 - mc0), vc0)
@@ -131,9 +175,6 @@ def balance_table(
     else:
         s = np.sqrt((vt0_b + vc0_b) / 2)
     s = np.where(s > 0, s, np.nan)
-    wt, wc = weights[t], weights[c]
-    mt1, vt1 = _wmean_var(X[t], wt)
-    mc1, vc1 = _wmean_var(X[c], wc)
     with np.errstate(divide="ignore", invalid="ignore"):
         vr0 = np.where(binary, np.nan, vt0 / vc0)
         vr1 = np.where(binary, np.nan, vt1 / vc1)

@@ -49,15 +49,14 @@ import pandas as pd
 
 from ehimpact.errors import InputError
 from ehimpact.estimators.balance import (
-    balance_design,
     balance_table,
+    design_matrices,
     love_plot,
     max_abs_smd,
     overlap_plot,
 )
 from ehimpact.estimators.checks import (
     as_list,
-    covariate_matrix,
     require_binary,
     require_columns,
     require_complete,
@@ -69,6 +68,7 @@ from ehimpact.estimators.propensity import (
     crump_alpha,
     fit_propensity,
     overlap_summary,
+    single_blas_thread,
 )
 from ehimpact.estimators.registry import EstimatorSpec
 from ehimpact.estimators.result import Estimate, OutcomeScale, normal_ci
@@ -161,7 +161,12 @@ class Matched(Estimate):
 
 # ----------------------------------------------------------------------------- matching
 def _sort_keys(dist: np.ndarray, strata: np.ndarray) -> np.ndarray:
-    """Integer key ordering units by (stratum, distance); equal distances share a key."""
+    """Key ordering units by (stratum, distance); equal distances share a key.
+
+    With one stratum the distance itself is the key (no extra sort).
+    """
+    if len(strata) == 0 or strata.min() == strata.max():
+        return dist
     _, dense = np.unique(dist, return_inverse=True)
     return strata.astype(np.int64) * (int(dense.max()) + 2) + dense.astype(np.int64)
 
@@ -248,23 +253,31 @@ def _greedy_without_replacement(
 
 def _knn_with_replacement(
     dist: np.ndarray, focal: np.ndarray, strata: np.ndarray, ratio: int, width: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """k nearest controls for every focal unit, ties at the k-th kept (vectorised, 1-D).
 
-    Returns ``(pairs_f, pairs_c)`` row indices.
+    One sort of all units by (key, focal first on ties) gives the controls in order and, by a
+    running count, each focal unit's insertion point among them (no binary searches).
+
+    Returns ``(pairs_f, pairs_c, controls_sorted)`` row indices.
     """
     key = _sort_keys(dist, strata)
-    ctrl_rows = np.flatnonzero(~focal)
-    co = np.argsort(key[ctrl_rows], kind="stable")
-    ctrl_rows = ctrl_rows[co]
+    is_ctrl = ~focal
+    order = np.lexsort((is_ctrl, key))
+    ctrl_sorted_mask = is_ctrl[order]
+    before = np.cumsum(ctrl_sorted_mask) - ctrl_sorted_mask  # controls strictly before each position
+    ctrl_rows = order[ctrl_sorted_mask]
+    f_rows = order[~ctrl_sorted_mask]
+    ins = before[~ctrl_sorted_mask]
     ck, cd, cs = key[ctrl_rows], dist[ctrl_rows], strata[ctrl_rows]
-    f_rows = np.flatnonzero(focal)
-    fk, fd, fs = key[f_rows], dist[f_rows], strata[f_rows]
-    s_lo = np.searchsorted(cs, fs, side="left")
-    s_hi = np.searchsorted(cs, fs, side="right")
-    ins = np.searchsorted(ck, fk, side="left")
-    lp, rp = ins - 1, ins.copy()
+    fd, fs = dist[f_rows], strata[f_rows]
     nc = len(ctrl_rows)
+    if nc and cs[0] == cs[-1] and (len(fs) == 0 or (fs.min() == fs.max() == cs[0])):
+        s_lo, s_hi = 0, nc  # one stratum
+    else:
+        s_lo = np.searchsorted(cs, fs, side="left")
+        s_hi = np.searchsorted(cs, fs, side="right")
+    lp, rp = ins - 1, ins.copy()
     radius = np.full(len(f_rows), -1.0)
     for _ in range(ratio):
         dl = np.where(lp >= s_lo, fd - cd[np.clip(lp, 0, nc - 1)], np.inf)
@@ -279,32 +292,41 @@ def _knn_with_replacement(
     has = radius >= 0
     # keep every control tied with the farthest match (same value, so same key)
     li = np.clip(lp, 0, nc - 1)
-    tie_l = has & (lp >= s_lo) & (fd - cd[li] == radius)
-    lp = np.where(tie_l, np.searchsorted(ck, ck[li], side="left") - 1, lp)
+    tie = np.flatnonzero(has & (lp >= s_lo) & (fd - cd[li] == radius))
+    lp[tie] = np.searchsorted(ck, ck[li[tie]], side="left") - 1
     ri = np.clip(rp, 0, nc - 1)
-    tie_r = has & (rp < s_hi) & (cd[ri] - fd == radius)
-    rp = np.where(tie_r, np.searchsorted(ck, ck[ri], side="right"), rp)
+    tie = np.flatnonzero(has & (rp < s_hi) & (cd[ri] - fd == radius))
+    rp[tie] = np.searchsorted(ck, ck[ri[tie]], side="right")
     lo = np.where(has, lp + 1, 0)
     m = np.where(has, rp - lo, 0)
     total = int(m.sum())
     pf = np.repeat(f_rows, m)
     starts = np.repeat(lo - np.concatenate([[0], np.cumsum(m)[:-1]]), m)
     pc = ctrl_rows[starts + np.arange(total)]
-    return pf, pc
+    return pf, pc, ctrl_rows
 
 
 # ----------------------------------------------------------------------------- inference
 def _same_group_variance(y: np.ndarray, dist: np.ndarray, strata: np.ndarray, rows: np.ndarray,
-                         J: int) -> np.ndarray:
-    """sigma^2(X_i) = J/(J+1) (y_i - mean of its J nearest same-group units)^2 (AI 2006)."""
-    key = _sort_keys(dist[rows], strata[rows])
-    o = np.argsort(key, kind="stable")
+                         J: int, presorted: bool = False) -> np.ndarray:
+    """sigma^2(X_i) = J/(J+1) (y_i - mean of its J nearest same-group units)^2 (AI 2006).
+
+    Returned in the order of ``rows``; ``presorted`` says ``rows`` are already in
+    (stratum, distance) order.
+    """
+    if presorted:
+        o = np.arange(len(rows))
+    else:
+        o = np.argsort(_sort_keys(dist[rows], strata[rows]), kind="stable")
     r = rows[o]
     d, s, yy = dist[r], strata[r], y[r]
     n = len(r)
     idx = np.arange(n)
-    s_lo = np.searchsorted(s, s, side="left")
-    s_hi = np.searchsorted(s, s, side="right")
+    if n and s[0] == s[-1]:
+        s_lo, s_hi = 0, n  # one stratum
+    else:
+        s_lo = np.searchsorted(s, s, side="left")
+        s_hi = np.searchsorted(s, s, side="right")
     lp, rp = idx - 1, idx + 1
     total = np.zeros(n)
     cnt = np.zeros(n)
@@ -337,6 +359,7 @@ class _Direction:
     m: np.ndarray               # number of matches, aligned with focal_rows
     kw: np.ndarray              # per-row sum of 1/m over the sets a row is matched into
     kw2: np.ndarray             # per-row sum of 1/m^2
+    others_sorted: np.ndarray | None = None  # rows of the matched-to group, in distance order
 
 
 def _direction(pf: np.ndarray, pc: np.ndarray, y: np.ndarray, n: int) -> _Direction:
@@ -395,6 +418,7 @@ def _strata(data: pd.DataFrame, exact: list[str]) -> np.ndarray:
     return data.groupby(exact, sort=True, observed=True, dropna=False).ngroup().to_numpy().astype(np.int64)
 
 
+@single_blas_thread
 def match(
     data: pd.DataFrame,
     *,
@@ -500,7 +524,7 @@ def match(
         if pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
             require_numeric(data, c, "covariates")
 
-    X, names = covariate_matrix(data, covs)
+    X, names, Xb, bnames = design_matrices(data, covs)
     ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
     score_all = ps.score
     dist_all = ps.linear if distance == "logit" else ps.score
@@ -532,11 +556,11 @@ def match(
         # units outside `keep` in the "other" group must not be matched: move them to their own stratum
         st = np.where(focal | other, strata_eff, -2)
         f_mask = focal
+        others_sorted = None
         if replace:
-            pf, pc = _knn_with_replacement(dist[f_mask | other], f_mask[f_mask | other],
-                                           st[f_mask | other], ratio, width)
             sub = np.flatnonzero(f_mask | other)
-            pf, pc = sub[pf], sub[pc]
+            pf, pc, cs = _knn_with_replacement(dist[sub], f_mask[sub], st[sub], ratio, width)
+            pf, pc, others_sorted = sub[pf], sub[pc], sub[cs]
         else:
             sub = np.flatnonzero(f_mask | other)
             pf, pc = _greedy_without_replacement(dist[sub], f_mask[sub], st[sub], ratio, width,
@@ -545,6 +569,7 @@ def match(
         if len(pf) == 0:
             _raise_no_matches(int(focal.sum()), caliper, width, distance, exact_cols, g)
         directions["treated" if g == 1 else "control"] = _direction(pf, pc, y, n)
+        directions["treated" if g == 1 else "control"].others_sorted = others_sorted
 
     # ---- estimate
     diffs_parts, rows_parts = [], []
@@ -572,7 +597,6 @@ def match(
     ci, pval = normal_ci(tau, se_val, level, df=df)
 
     # ---- balance and diagnostics (aggregates only)
-    Xb, bnames = balance_design(data, covs)
     balance = balance_table(Xb, bnames, d, weights=np.where(keep, w, 0.0), estimand=estimand,
                             extra={"distance": dist})
     worst, bad = max_abs_smd(balance)
@@ -679,13 +703,17 @@ def _standard_error(se: str, directions: dict[str, _Direction], y: np.ndarray, d
         used = np.flatnonzero(kw > 0)
         if len(used):
             sig = np.zeros(len(y))
+            sorted_groups = {(0 if key == "treated" else 1): dr.others_sorted
+                             for key, dr in directions.items() if dr.others_sorted is not None}
             for g in (0, 1):
-                rows = used[d[used] == g]
-                if len(rows):
+                if not (d[used] == g).any():
+                    continue
+                grp = sorted_groups.get(g)
+                if grp is not None:
+                    sig[grp] = _same_group_variance(y, dist, strata, grp, J, presorted=True)
+                else:
                     grp = np.flatnonzero((d == g) & (strata >= 0))
-                    s_all = _same_group_variance(y, dist, strata, grp, J)
-                    pos = np.searchsorted(grp, rows)
-                    sig[rows] = s_all[pos]
+                    sig[grp] = _same_group_variance(y, dist, strata, grp, J)
             total += float(((kw[used] ** 2 - kw2[used]) * sig[used]).sum())
         return float(np.sqrt(total) / n_matched), None, (
             f"Abadie-Imbens (2006) standard error (score treated as known, {J} same-group neighbours)")

@@ -14,16 +14,18 @@ perfectly predicts treatment, no overlap between the groups) raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from ehimpact.errors import InputError
 
-__all__ = ["PropensityFit", "fit_propensity", "crump_alpha", "overlap_summary", "PSModel"]
+__all__ = ["PropensityFit", "fit_propensity", "crump_alpha", "overlap_summary", "PSModel", "single_blas_thread"]
 
 PSModel = Literal["logit", "gbm"]
+F = TypeVar("F", bound=Callable[..., Any])
 
 _EPS = 1e-12
 
@@ -44,9 +46,6 @@ class PropensityFit:
         Logistic coefficients on the original scale, intercept first (``None`` for gbm).
     names : list of str
         Covariate design-column names.
-    design : ndarray or None
-        The design matrix with intercept (kept for influence-function corrections; never
-        written to results).
     """
 
     score: np.ndarray
@@ -54,21 +53,24 @@ class PropensityFit:
     model: str
     coef: np.ndarray | None
     names: list[str]
-    design: np.ndarray | None = None
+
+
+def _check_constant(X: np.ndarray, names: list[str]) -> None:
+    """Name a covariate that takes one value in every row."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    for j in np.flatnonzero(lo == hi):
+        raise InputError(
+            f"covariate {names[j]!r} is constant (every row is {lo[j]:g}); a propensity model cannot use it",
+            field="covariates",
+            fix=f"drop {names[j]!r} from covariates",
+        )
 
 
 def _check_columns(X: np.ndarray, d: np.ndarray, names: list[str]) -> None:
-    """Name a constant covariate or one that on its own separates treated from controls."""
+    """Name a covariate that on its own separates treated from comparison units."""
     treated = d == 1
     for j, name in enumerate(names):
         col = X[:, j]
-        lo, hi = col.min(), col.max()
-        if lo == hi:
-            raise InputError(
-                f"covariate {name!r} is constant (every row is {lo:g}); a propensity model cannot use it",
-                field="covariates",
-                fix=f"drop {name!r} from covariates",
-            )
         t_lo, t_hi = col[treated].min(), col[treated].max()
         c_lo, c_hi = col[~treated].min(), col[~treated].max()
         if t_lo > c_hi or t_hi < c_lo:
@@ -81,14 +83,15 @@ def _check_columns(X: np.ndarray, d: np.ndarray, names: list[str]) -> None:
             )
 
 
-def _check_rank(X: np.ndarray, names: list[str]) -> None:
-    """Name the first covariate that is a linear combination of the ones before it."""
-    Z = np.column_stack([np.ones(len(X)), X])
-    G = Z.T @ Z
+def _check_rank(G: np.ndarray, names: list[str]) -> None:
+    """Name the first covariate that is a linear combination of the ones before it.
+
+    ``G`` is the Gram matrix of the standardised design with intercept first.
+    """
     scale = np.sqrt(np.clip(np.diag(G), _EPS, None))
-    G = G / np.outer(scale, scale)
-    for j in range(2, G.shape[0] + 1):
-        if np.linalg.eigvalsh(G[:j, :j])[0] < 1e-10:
+    C = G / np.outer(scale, scale)
+    for j in range(2, C.shape[0] + 1):
+        if np.linalg.eigvalsh(C[:j, :j])[0] < 1e-10:
             name = names[j - 2]
             raise InputError(
                 f"covariate {name!r} is a linear combination of the other covariates (e.g. every "
@@ -125,12 +128,16 @@ _NEWTON_MAX = 50_000
 _POLISH_MAX = 200_000
 
 
-def _logit_fit(X: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _logit_fit(X: np.ndarray, d: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Unpenalised logistic MLE on standardised columns; returns (linear predictor, coef)."""
     mu = X.mean(axis=0)
     sd = X.std(axis=0)
     sd[sd == 0] = 1.0
-    Z = np.column_stack([np.ones(len(X)), (X - mu) / sd])
+    Z = np.empty((len(X), X.shape[1] + 1))
+    Z[:, 0] = 1.0
+    np.subtract(X, mu, out=Z[:, 1:])
+    Z[:, 1:] /= sd
+    _check_rank(Z.T @ Z, names)
     converged = False
     if len(X) <= _NEWTON_MAX:
         beta, converged = _newton(Z, d, np.zeros(Z.shape[1]), 50)
@@ -143,7 +150,7 @@ def _logit_fit(X: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(X) <= _POLISH_MAX:
             # L-BFGS stops at a gradient tolerance; Newton steps from there reach the MLE to
             # machine precision, so greedy matching agrees with R's glm scores
-            polished, ok = _newton(Z, d, beta, 4)
+            polished, ok = _newton(Z, d, beta, 2)
             beta = polished if ok or np.all(np.isfinite(polished)) else beta
     eta = Z @ beta
     slopes = beta[1:] / sd
@@ -154,19 +161,27 @@ def _logit_fit(X: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _CONTROLLER: Any = None
 
 
-def _blas_threads(n: int) -> Any:
-    """One BLAS thread for small problems: threading gains nothing there and, on a shared
-    machine, oversubscribed BLAS threads are many times slower."""
-    from contextlib import nullcontext
-
+def _blas_threads() -> Any:
+    """One BLAS thread: the products here are thin (n x k with k small), where threading gains
+    little, and on a shared machine oversubscribed BLAS threads are many times slower."""
     global _CONTROLLER
-    if n >= 100_000:
-        return nullcontext()
     if _CONTROLLER is None:  # scanning the loaded libraries is slow: do it once
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def single_blas_thread(func: F) -> F:
+    """Run ``func`` with one BLAS thread (see :func:`_blas_threads`)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _blas_threads():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def fit_propensity(
@@ -212,30 +227,35 @@ def fit_propensity(
     """
     if X.shape[1] == 0:
         p = np.full(len(d), d.mean())
-        return PropensityFit(p, np.log(p / (1 - p)), model, None, [], None)
-    _check_columns(X, d, names)
+        return PropensityFit(p, np.log(p / (1 - p)), model, None, [])
+    _check_constant(X, names)
     if model == "logit":
-        _check_rank(X, names)
-        with _blas_threads(len(X)):
-            eta, coef = _logit_fit(X, d)
+        with _blas_threads():
+            eta, coef = _logit_fit(X, d, names)
         score = 1.0 / (1.0 + np.exp(-np.clip(eta, -700, 700)))
-        fit = PropensityFit(score, eta, "logit", coef, list(names), np.column_stack([np.ones(len(X)), X]))
+        fit = PropensityFit(score, eta, "logit", coef, list(names))
     elif model == "gbm":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         clf = HistGradientBoostingClassifier(random_state=seed if seed is not None else 0)
         clf.fit(X, d)
         score = np.clip(clf.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
-        fit = PropensityFit(score, np.log(score / (1 - score)), "gbm", None, list(names), None)
+        fit = PropensityFit(score, np.log(score / (1 - score)), "gbm", None, list(names))
     else:
         raise InputError(f"unknown propensity model {model!r}", field="ps_model", fix="use 'logit' or 'gbm'")
-    _check_separation(fit.score, d)
+    _check_separation(fit.score, d, X, names)
     return fit
 
 
-def _check_separation(score: np.ndarray, d: np.ndarray) -> None:
+def _check_separation(score: np.ndarray, d: np.ndarray, X: np.ndarray, names: list[str]) -> None:
+    """Raise when the scores separate the groups, naming a single culprit covariate if any.
+
+    The per-column check runs only when the fitted scores signal separation, so the common
+    case costs two min/max passes over the scores.
+    """
     treated = d == 1
     if score[treated].min() >= score[~treated].max() or score[treated].max() <= score[~treated].min():
+        _check_columns(X, d, names)
         raise InputError(
             "the covariates together perfectly predict treatment: treated and comparison propensity "
             "scores do not overlap at all, so no like-for-like comparison exists",

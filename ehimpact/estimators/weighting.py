@@ -27,8 +27,8 @@ import pandas as pd
 
 from ehimpact.errors import InputError
 from ehimpact.estimators.balance import (
-    balance_design,
     balance_table,
+    design_matrices,
     love_plot,
     max_abs_smd,
     overlap_plot,
@@ -42,7 +42,13 @@ from ehimpact.estimators.checks import (
     require_frame,
     require_numeric,
 )
-from ehimpact.estimators.propensity import PSModel, crump_alpha, fit_propensity, overlap_summary
+from ehimpact.estimators.propensity import (
+    PSModel,
+    crump_alpha,
+    fit_propensity,
+    overlap_summary,
+    single_blas_thread,
+)
 from ehimpact.estimators.registry import EstimatorSpec
 from ehimpact.estimators.result import Estimate, OutcomeScale, normal_ci
 
@@ -150,6 +156,7 @@ def _aipw(y: np.ndarray, d: np.ndarray, e: np.ndarray, X: np.ndarray,
     return tau, phi, w
 
 
+@single_blas_thread
 def weight(
     data: pd.DataFrame,
     *,
@@ -238,7 +245,7 @@ def weight(
     from ehimpact.estimators.matching import _require_both_groups
 
     _require_both_groups(d_all, treatment)
-    X, names = covariate_matrix(data, covs)
+    X, names, Xb, bnames = design_matrices(data, covs)
     ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
     keep = np.ones(len(data), dtype=bool)
     alpha = None
@@ -249,7 +256,7 @@ def weight(
             raise InputError(f"trimming to scores in [{alpha:.3f}, {1 - alpha:.3f}] leaves no treated or "
                              "no comparison units", field="trim", fix="use trim=None and inspect the overlap plot")
     y, d, e = y_all[keep], d_all[keep], ps.score[keep]
-    Z = ps.design[keep] if (ps.design is not None and method == "ipw") else None
+    Z = np.column_stack([np.ones(int(keep.sum())), X[keep]]) if (ps.model == "logit" and method == "ipw") else None
     if method == "ipw":
         tau, phi, w = _ipw(y, d, e, Z, estimand, stabilize)
     else:
@@ -259,7 +266,6 @@ def weight(
     se = float(np.sqrt((phi**2).sum()) / n)
     ci, pval = normal_ci(tau, se, level)
 
-    Xb, bnames = balance_design(data, covs)
     wb = np.zeros(len(data))
     wb[keep] = w
     balance = balance_table(Xb, bnames, d_all, weights=wb, estimand=estimand)
