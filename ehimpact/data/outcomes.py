@@ -338,12 +338,12 @@ def repeat_plans(
         ``.attrs["n"]``.
     """
     _require(plans, ["child_id", date], "plans")
-    frame = plans.sort_values(["child_id", date], kind="stable").copy()
-    earlier = frame.groupby("child_id").cumcount() > 0
+    frame = plans.copy()
+    # a plan on a later day than the child's first plan (same-day duplicates are not "before")
+    earlier = frame.groupby("child_id")[date].transform("min") < frame[date]
     if previous is not None and previous in frame:
-        earlier |= (pd.to_numeric(frame[previous], errors="coerce").fillna(0) > 0).to_numpy()
+        earlier |= pd.to_numeric(frame[previous], errors="coerce").fillna(0) > 0
     frame["repeat"] = earlier.astype("int8")
-    frame = frame.sort_index()
     if period is not None:
         lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
         frame = frame.loc[(frame[date] >= lo) & (frame[date] <= hi)]
