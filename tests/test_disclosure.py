@@ -114,6 +114,12 @@ def test_wide_table_on_index_and_idempotent():
     assert log2.count("primary") == 0 and log2.count("secondary") == 0
 
 
+def test_numeric_labels_are_not_counts():
+    t = pd.DataFrame({"year": [2022, 2023, 2024], "n": [3, 40, 50], "m": [20, 30, 44]})
+    safe, log = disclose(t)
+    assert log.count_columns == ["n", "m"] and safe["year"].tolist() == [2022, 2023, 2024]
+
+
 def test_table_record_convention():
     t = pd.DataFrame({"area": ["A", "B"], "n": [2, 30], "m": [10, 11]})
     safe, log = disclose(t, name="by_area")

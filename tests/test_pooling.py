@@ -147,6 +147,11 @@ def test_ratios_pool_on_log_scale():
     assert_allclose(math.log(res.estimate), direct.estimate, rtol=1e-9)
     assert_allclose(np.log(res.ci), direct.ci, rtol=1e-9)
     assert_allclose(res.tau2, direct.tau2, rtol=1e-7, atol=1e-12)
+    import matplotlib.pyplot as plt
+
+    ax = res.plot()
+    assert ax.get_xscale() == "log"
+    plt.close(ax.figure)
 
 
 def test_forest_plot(bcg, tmp_path):

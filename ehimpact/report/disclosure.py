@@ -170,6 +170,16 @@ def _looks_like_counts(s: pd.Series, symbol: str) -> bool:
     return bool(np.all(arr >= 0) and np.all(arr == np.round(arr)))
 
 
+_LABEL_NAMES = ("year", "*_year", "year_*", "month", "period", "quarter", "code", "*_code", "*_id",
+                "id", "age", "age_*", "la", "lea", "urn")
+
+
+def _label_like(name: Any) -> bool:
+    """Whole-number columns that are labels, not counts (years, codes, ages)."""
+    low = str(name).lower()
+    return any(fnmatch.fnmatch(low, p) for p in _LABEL_NAMES)
+
+
 # ---------------------------------------------------------------------- equations
 @dataclass
 class _Equation:
@@ -375,8 +385,8 @@ def disclose(
         kept hidden, so applying :func:`disclose` twice changes nothing.
     counts : list of str, optional
         Count columns.  Default: every column whose values are all whole numbers >= 0
-        (or symbols), except ``by`` and rate columns.  Name them when a label looks
-        numeric (e.g. a ``year`` column).
+        (or symbols), except ``by`` and rate columns and label-like names (``year``,
+        ``*_code``, ``age`` ...).  Name them explicitly in production code.
     by : list of str, optional
         Label columns that place a count in the table (authority, age band, ...).
         Default: the non-numeric columns; the index when there are none.
@@ -459,7 +469,8 @@ def disclose(
         rate_sources[rc] = srcs
     if counts is None:
         skip = set(by or []) | set(rates)
-        counts = [c for c in table.columns if c not in skip and _looks_like_counts(table[c], symbol)]
+        counts = [c for c in table.columns if c not in skip and not _label_like(c)
+                  and _looks_like_counts(table[c], symbol)]
     counts = list(counts)
     if not counts:
         raise InputError("no count columns found", field="counts",
