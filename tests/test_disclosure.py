@@ -213,7 +213,7 @@ def _pinned(orig: pd.DataFrame, safe: pd.DataFrame, cols, threshold=5, *, totals
     return [c for c, (lo, hi) in ranges.items() if hi - lo < 0.5]
 
 
-def _pinned_long(orig: pd.DataFrame, safe: pd.DataFrame) -> bool:
+def _pinned_long(orig: pd.DataFrame, safe: pd.DataFrame) -> list:
     wide_o = orig.pivot(index="la", columns="age", values="n")
     wide_s = safe.pivot(index="la", columns="age", values="n")
     order_r = [x for x in wide_o.index if x != "All"] + ["All"]
@@ -285,3 +285,41 @@ def test_log_type():
 @given(wide_tables())
 def test_properties_many_examples(case):
     test_properties_of_disclosed_tables.hypothesis.inner_test(case)
+
+
+@st.composite
+def long_tables(draw):
+    """LA x age counts in long form with an 'All' LA row and a 'Total' age per LA."""
+    n_la, n_age = draw(st.integers(2, 4)), draw(st.integers(2, 3))
+    body = np.array(draw(st.lists(count_values, min_size=n_la * n_age, max_size=n_la * n_age))).reshape(n_la, n_age)
+    full = np.zeros((n_la + 1, n_age + 1), dtype=int)
+    full[:n_la, :n_age] = body
+    full[:n_la, n_age] = body.sum(axis=1)
+    full[n_la, :] = full[:n_la, :].sum(axis=0)
+    las = [f"LA{i}" for i in range(n_la)] + ["All"]
+    ages = [f"a{j}" for j in range(n_age)] + ["Total"]
+    rows = [{"la": la, "age": ag, "n": int(full[i, j])} for i, la in enumerate(las) for j, ag in enumerate(ages)]
+    order = draw(st.permutations(range(len(rows))))
+    return pd.DataFrame([rows[k] for k in order])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(long_tables())
+def test_properties_of_long_tables_with_totals(t):
+    safe, log = disclose(t, counts=["n"], by=["la", "age"], totals=["All", "Total"])
+    hid = safe["n"].map(_hidden)
+    vis = pd.to_numeric(safe["n"][~hid])
+    assert not ((vis >= 1) & (vis <= 5)).any()
+    for dim in ("la", "age"):
+        other = "age" if dim == "la" else "la"
+        per_group = hid.groupby(safe[other]).sum()
+        assert not (per_group == 1).any()
+    pinned = _pinned_long(t, safe)
+    flagged = {(u["row"]["la"], u["row"]["age"]) for u in log.unprotected}
+    wide = t.pivot(index="la", columns="age", values="n")
+    order_r = [x for x in wide.index if x != "All"] + ["All"]
+    order_c = [x for x in wide.columns if x != "Total"] + ["Total"]
+    for r, j in pinned:
+        assert (order_r[r], order_c[j]) in flagged
+    again, log2 = disclose(safe, counts=["n"], by=["la", "age"], totals=["All", "Total"])
+    pd.testing.assert_frame_equal(again, safe)
