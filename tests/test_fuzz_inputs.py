@@ -243,3 +243,34 @@ def test_episodes_corrupted_many(tmp_path, base, data):
 @given(data=st.data())
 def test_export_corrupted_many(tmp_path, base, data):
     _check_export(tmp_path, base, data)
+
+
+# ----------------------------------------------------------------------------- mapping YAML
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
+                     st.sampled_from(["Person ID", "Referral Date", "%d/%m/%Y", "%q", "male",
+                                      "female", "", "codes", "column", "format", "1"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+        ["column", "codes", "format", "F", "M", "x"]), inner, max_size=3)), max_leaves=8)
+_targets = st.sampled_from(["child_id", "referral_date", "end_date", "received_early_help", "sex",
+                            "age", "fsm", "surname", "colour", "date_of_birth", "absence_rate"])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(doc=st.dictionaries(st.sampled_from(["fields", "constants", "drop", "date_format", "x"]),
+                           st.one_of(_values, st.dictionaries(_targets, _values, max_size=6)),
+                           max_size=4))
+def test_mapping_fuzz_only_input_error(doc):
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "statutory" / "eh_small.csv"
+    base = {"child_id": "Person ID", "referral_date": "Referral Date", "end_date": "Episode Closed",
+            "received_early_help": {"column": "Outcome", "codes": {"Supported": 1}}}
+    fields = doc.get("fields")
+    if isinstance(fields, dict):  # half the time start from a valid mapping and spoil it
+        doc = {**doc, "fields": {**base, **fields}}
+    try:
+        read_local_export(fixture, doc, salt=SALT)
+    except InputError:
+        pass
