@@ -146,3 +146,11 @@ def test_export_only_and_mapping_identifier_refused():
     spec["fields"]["child_surname"] = "Surname"  # an alias of a dictionary direct identifier
     with pytest.raises(InputError, match="child_surname: is a direct identifier"):
         read_statutory(local_export=FIX / "eh_small.csv", mapping=spec, salt=SALT)
+
+
+@pytest.mark.parametrize("kwargs", [{"csc_months": "12"}, {"csc_months": (0,)},
+                                    {"step_up_months": 1.5}, {"step_down_months": True}])
+def test_window_arguments_checked(kwargs):
+    with pytest.raises(InputError, match="whole numbers of months"):
+        read_statutory(local_export=FIX / "eh_small.csv", mapping=FIX / "eh_small_mapping.yaml",
+                       salt=SALT, **kwargs)

@@ -129,6 +129,13 @@ def read_statutory(
     >>> data.children[["csc_referral_12m", "cla_24m"]].mean()  # doctest: +SKIP
     >>> data.report_dict()["counts"]  # doctest: +SKIP
     """
+    windows = (csc_months,) if isinstance(csc_months, int) else tuple(csc_months)
+    for name, values in (("csc_months", windows), ("step_up_months", (step_up_months,)),
+                         ("step_down_months", (step_down_months,))):
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 120
+                                 for v in values):
+            raise InputError(f"{name} must be whole numbers of months from 1 to 120, got {values!r}",
+                             field=name, fix=f"e.g. {name}=12")
     key = resolve_salt(salt)
     report = ReadReport()
     local = read_local_export(local_export, mapping, salt=key, episodes=episodes)
