@@ -233,3 +233,13 @@ def test_simulation_k19_many_replications():
     assert 0.94 <= cov_k <= 0.96
     assert 0.91 <= cov_z <= 0.96
     assert abs(bias_k) < 0.0005
+
+
+def test_homogeneous_estimates_give_zero_tau2_and_fixed_effect():
+    se = np.array([0.01, 0.02, 0.015, 0.03])
+    df = pd.DataFrame({"estimate": [-0.02] * 4, "se": se})
+    for method in ("reml", "dl"):
+        res = eh.pool(df, method=method)
+        assert res.tau2 == 0.0 and res.i2 == 0.0 and res.q == pytest.approx(0.0, abs=1e-20)
+        assert_allclose(res.se, 1 / math.sqrt(np.sum(1 / se**2)), rtol=1e-12)
+        assert "varied little" in res.summary()

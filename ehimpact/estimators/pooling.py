@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ehimpact.errors import InputError
-from ehimpact.estimators.result import Estimate, normal_ci
+from ehimpact.estimators.result import Estimate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -366,8 +366,6 @@ def _check_inputs(labels, y, se, scales) -> None:
 
 def _log_ratio_inputs(labels, y, cis, levels) -> tuple[np.ndarray, np.ndarray]:
     """Log ratios and their SEs recovered from each ratio's confidence interval."""
-    from scipy import stats
-
     lo = np.array([c[0] for c in cis], dtype=float)
     hi = np.array([c[1] for c in cis], dtype=float)
     bad = ~(np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi > lo) & (y > 0))
@@ -379,7 +377,9 @@ def _log_ratio_inputs(labels, y, cis, levels) -> tuple[np.ndarray, np.ndarray]:
             fix="check these authorities' results; ratios are pooled on the log scale using "
             "their confidence intervals",
         )
-    z = stats.norm.ppf(0.5 + levels / 2)
+    from scipy import special
+
+    z = special.ndtri(0.5 + levels / 2)
     return np.log(y), (np.log(hi) - np.log(lo)) / (2 * z)
 
 
@@ -437,6 +437,21 @@ def _tau2_reml(y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
                                      options={"xatol": 1e-12}).x)
     _, _, tr_pp, _ = _reml_parts(y, v, tau2)
     return tau2, math.sqrt(2.0 / tr_pp)
+
+
+def _crit(level: float, df: float | None) -> float:
+    """Two-sided critical value (normal, or t with ``df``) via fast scipy.special ufuncs."""
+    from scipy import special
+
+    p = 0.5 + level / 2
+    return float(special.ndtri(p) if df is None else special.stdtrit(df, p))
+
+
+def _two_sided_p(stat: float, df: float | None) -> float:
+    from scipy import special
+
+    a = -abs(stat)
+    return float(2 * (special.ndtr(a) if df is None else special.stdtr(df, a)))
 
 
 def pool(
@@ -538,9 +553,9 @@ def pool(
     k = len(y)
     v = se**2
     mu_fe, q, w_fe = _fixed(y, v)
-    from scipy import stats
+    from scipy import special
 
-    q_p = float(stats.chi2.sf(q, k - 1))
+    q_p = float(special.chdtrc(k - 1, q))
     if method == "reml":
         tau2, tau2_se = _tau2_reml(y, v)
     else:
@@ -553,13 +568,10 @@ def pool(
         s2w = float(np.sum(w * (y - mu) ** 2) / (k - 1))
         se_mu = math.sqrt(s2w / w.sum())
         df = k - 1
-    (lo, hi), p = normal_ci(mu, se_mu, level=level, df=df)
-    if prediction == "riley":
-        crit = float(stats.t.ppf(0.5 + level / 2, max(k - 2, 1)))
-    elif df is not None:
-        crit = float(stats.t.ppf(0.5 + level / 2, df))
-    else:
-        crit = float(stats.norm.ppf(0.5 + level / 2))
+    c_ci = _crit(level, df)
+    lo, hi = mu - c_ci * se_mu, mu + c_ci * se_mu
+    p = _two_sided_p(mu / se_mu, df)
+    crit = _crit(level, max(k - 2, 1)) if prediction == "riley" else c_ci
     pi_se = math.sqrt(se_mu**2 + tau2)
     pi = (mu - crit * pi_se, mu + crit * pi_se)
     s2 = (k - 1) * w_fe.sum() / (w_fe.sum() ** 2 - np.sum(w_fe**2))
