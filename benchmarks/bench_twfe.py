@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
             row["error"] = res["error"]
         else:
             row.update({"seconds": res["seconds"], "peak_mb": res["peak_mb"],
-                        "estimate": res["result"]["estimate"], "se": res["result"]["se"]})
+                        "estimate": f"{res['result']['estimate']:.12f}", "se": f"{res['result']['se']:.8f}"})
         rows.append(row)
         print(row, flush=True)
     base = next((r for r in rows if r["case"] == "pyfixest.feols" and "seconds" in r), None)
@@ -78,7 +78,9 @@ def main(argv: list[str]) -> int:
              "Fresh process per case; times exclude data generation and imports (pyfixest JIT warmed up). "
              "Peak MB is the process maximum RSS including the data. Shared 2-core machine: other engineers "
              "were running jobs, so times are noisy. Standard errors differ across libraries only by "
-             "small-sample conventions (linearmodels applies none by default).")
+             "small-sample conventions (ehimpact and pyfixest: fixest's CR1; linearmodels 7.1 by default scales by "
+             "n / (n - absorbed effects) instead). linearmodels is the reference implementation in the tests; "
+             "its time and memory here are why ehimpact absorbs the fixed effects itself.")
     write_results("twfe" + ("_quick" if quick else ""), rows, notes)
     return 0
 

@@ -389,6 +389,8 @@ def _codes(data: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
         if hi - lo <= 4 * len(x):  # dense integer ids: O(n) without sorting
             off = (x - lo).astype(np.intp, copy=False)
             present = np.bincount(off, minlength=hi - lo + 1) > 0
+            if present.all():  # already dense: the offset is the code
+                return off, np.arange(lo, hi + 1, dtype=x.dtype)
             rank = np.cumsum(present) - 1
             return rank[off], np.flatnonzero(present) + lo
     codes, labels = pd.factorize(s, sort=True)
@@ -417,13 +419,15 @@ def _require_unique_cells(data: pd.DataFrame, u: np.ndarray, t: np.ndarray, n_u:
 
 def _within(M: np.ndarray, fes: list[tuple[np.ndarray, int]], w: np.ndarray | None, *,
             exact_one_sweep: bool, tol: float = 1e-13, maxiter: int = 100_000) -> tuple[np.ndarray, int]:
-    """Two-way within transformation by alternating projections (method of alternating projections).
+    """Two-way within transformation by alternating projections (in place for a Fortran float array).
 
     A balanced, unweighted panel is demeaned exactly in one sweep (the two projections
     commute); otherwise sweeps repeat until every group mean is below ``tol`` times the
     column's scale.
     """
-    M = np.array(M, dtype=float, order="F", copy=True)
+    M = np.asfortranarray(M, dtype=float)
+    if M.base is not None or not M.flags.owndata:
+        M = M.copy(order="F")
     wsum = [np.bincount(c, weights=w, minlength=n) for c, n in fes]
     scale = np.maximum(np.abs(M).max(axis=0), 1e-300)
     for it in range(1, maxiter + 1):
@@ -449,8 +453,10 @@ def _fit_fe(y: np.ndarray, X: np.ndarray, names: list[str], field_of: dict[str, 
     """Least squares with unit and period effects absorbed; CR1 errors with fixest's dof rule."""
     from scipy import linalg
 
-    M, iters = _within(np.column_stack([y, X]), [(u, n_u), (t, n_t)], w,
-                       exact_one_sweep=balanced and w is None)
+    YX = np.empty((len(y), X.shape[1] + 1), order="F")  # one copy, demeaned in place
+    YX[:, 0] = y
+    YX[:, 1:] = X
+    M, iters = _within(YX, [(u, n_u), (t, n_t)], w, exact_one_sweep=balanced and w is None)
     yd, Xd = M[:, 0], M[:, 1:]
     _require_identified(X, Xd, names, field_of)
     sw = None if w is None else np.sqrt(w)
