@@ -64,19 +64,24 @@ class RegionalSummary:
         from ehimpact.errors import InputError
 
         try:
-            return pool(list(ests.values()), method=method, labels=list(ests.keys()))
+            # Hartung-Knapp-Sidik-Jonkman: honest intervals with the handful of authorities a region has
+            return pool(list(ests.values()), method=method, labels=list(ests.keys()), knha=True)
         except InputError as exc:
             return NotAvailable("Pooled estimate", str(exc))
 
-    def costs_table(self) -> pd.DataFrame:
-        """Value-for-money headline numbers across authorities, where step 9 ran."""
+    def costs_table(self, result: str = "value_for_money") -> pd.DataFrame:
+        """One costs result across authorities: value for money or the cost of late intervention."""
+        columns = {
+            "value_for_money": ["npv", "bcr", "bcr_lo", "bcr_hi", "p_bcr_gt_1", "pv_avoided_costs",
+                                "pv_delivery_costs"],
+            "late_intervention": ["total", "per_child", "price_base"],
+        }[result]
         rows = []
         for code, res in self.results.items():
-            for key, cost in (res.get("costs") or {}).items():
-                if isinstance(cost, dict):
-                    nums = {k: v for k, v in (cost.get("headline") or cost).items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool)}
-                    rows.append({"authority": res.get("authority_name") or code, "result": key, **nums})
+            cost = (res.get("costs") or {}).get(result)
+            if isinstance(cost, dict):
+                head = cost.get("headline") or {}
+                rows.append({"authority": res.get("authority_name") or code, **{c: head.get(c) for c in columns}})
         return pd.DataFrame(rows)
 
     def section(self) -> Section:
@@ -134,10 +139,15 @@ def sections(summary: RegionalSummary) -> list[Section]:
         s2.tables.append(("Headline estimate by authority", _disclose_counts(tab, ["n_treated", "n_control"])))
     out.append(s2)
     s3 = Section(number=3, title="Costs across the region")
-    costs = summary.costs_table()
-    if len(costs):
-        s3.tables.append(("Value for money by authority", costs))
-    else:
+    vfm, late = summary.costs_table("value_for_money"), summary.costs_table("late_intervention")
+    if len(vfm):
+        s3.say("Net present value (NPV) and benefit-cost ratio (BCR) of each authority's service, with the 90% "
+               "interval of the BCR and the chance that it exceeds 1 (the service pays for itself).")
+        s3.tables.append(("Value for money by authority", vfm))
+    if len(late):
+        s3.say("Estimated annual cost of late intervention in children's services (EIF method applied locally).")
+        s3.tables.append(("Cost of late intervention by authority", late))
+    if not len(vfm) and not len(late):
         s3.say("No authority produced a costs result in this batch.")
     out.append(s3)
     s4 = Section(number=4, title="Runs that failed")

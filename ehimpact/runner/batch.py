@@ -202,7 +202,7 @@ def _headline(folder: Path) -> dict[str, Any]:
     ci = p.get("ci") or [None, None]
     return {"authority_name": res.get("authority_name"), "estimate": p.get("estimate"), "se": p.get("se"),
             "ci_lower": ci[0], "ci_upper": ci[1], "pvalue": p.get("pvalue"), "outcome": p.get("outcome"),
-            "synthetic": res.get("synthetic")}
+            "synthetic": res.get("synthetic"), "summary": p.get("summary")}
 
 
 def write_summary(run_dir: Path, outcomes: list[RunOutcome]) -> Path:
@@ -230,9 +230,7 @@ def write_index(run_dir: Path, outcomes: list[RunOutcome], *, wall: float, worke
         if o.status == "failed":
             cell = f'<td class="failed">failed</td><td>{html.escape(o.error)}</td>'
         else:
-            est = head.get("estimate")
-            txt = f"{est:+.4f} ({head['ci_lower']:+.4f} to {head['ci_upper']:+.4f})" if est is not None \
-                and head.get("ci_lower") is not None else "no headline estimate"
+            txt = html.escape(head.get("summary") or "no headline estimate")
             cell = f'<td>{o.status}</td><td><a href="{rel}/report.html">report</a> · {txt}</td>'
         rows.append(f"<tr><td>{html.escape(o.authority)}</td><td>{name}</td><td>{html.escape(o.evaluation)}</td>"
                     f"{cell}</tr>")
