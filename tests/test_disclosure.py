@@ -120,6 +120,14 @@ def test_numeric_labels_are_not_counts():
     assert log.count_columns == ["n", "m"] and safe["year"].tolist() == [2022, 2023, 2024]
 
 
+def test_nullable_integer_counts_with_missing_values():
+    t = pd.DataFrame({"g": ["a", "b", "c"], "n": pd.array([3, None, 40], dtype="Int64"),
+                      "m": pd.array([10, 12, 9], dtype="Int64")})
+    safe, log = disclose(t)
+    assert log.count_columns == ["n", "m"]
+    assert safe["n"].iloc[0] == "c" and pd.isna(safe["n"].iloc[1])  # missing stays missing
+
+
 def test_table_record_convention():
     t = pd.DataFrame({"area": ["A", "B"], "n": [2, 30], "m": [10, 11]})
     safe, log = disclose(t, name="by_area")

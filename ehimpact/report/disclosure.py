@@ -142,7 +142,8 @@ def _parse_counts(table: pd.DataFrame, col: str, symbol: str) -> tuple[np.ndarra
     """Values (float, NaN where not a number), hidden mask (symbols), missing mask (blank)."""
     s = table[col]
     hidden = np.array([_is_symbol(x, symbol) for x in s], dtype=bool)
-    values = pd.to_numeric(s.where(~hidden), errors="coerce").to_numpy(dtype=float)
+    values = (pd.to_numeric(s.astype(object).where(~hidden), errors="coerce")
+              .astype(float).to_numpy(dtype=float))
     missing = s.isna().to_numpy() & ~hidden
     bad = np.isnan(values) & ~hidden & ~missing
     bad |= ~np.isnan(values) & ((values < 0) | (values != np.round(values)))
@@ -159,8 +160,15 @@ def _parse_counts(table: pd.DataFrame, col: str, symbol: str) -> tuple[np.ndarra
     return values, hidden, missing
 
 
+def _blank(x: Any) -> bool:
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
 def _looks_like_counts(s: pd.Series, symbol: str) -> bool:
-    vals = [x for x in s if not (_is_symbol(x, symbol) or (isinstance(x, float) and math.isnan(x)) or x is None)]
+    vals = [x for x in s if not (_is_symbol(x, symbol) or _blank(x))]
     if not vals:  # a wholly suppressed count column
         return any(_is_symbol(x, symbol) for x in s)
     num = pd.to_numeric(pd.Series(vals), errors="coerce")
