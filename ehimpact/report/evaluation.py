@@ -32,6 +32,7 @@ DEFAULT_COVARIATES = [
 ]
 CHILD_DESIGNS = {"match", "weight"}
 PANEL_DESIGNS = {"did_2x2", "twfe", "event_study", "staggered_did", "its"}
+WILD_DESIGNS = {"did_2x2", "twfe", "event_study"}
 
 WHY_DESIGN = {
     "match": "Supported children are compared with similar children who were assessed but not supported "
@@ -184,6 +185,8 @@ class Evaluation:
         self._sections: dict[int, Section] = {}
         self.disclosure_log: list[dict[str, Any]] = []
         self.cost_results: dict[str, Any] = {}
+        #: plain-words notes about how a design was run (e.g. automatic wild bootstrap), by result key
+        self.notes: dict[str, str] = {}
 
     # ------------------------------------------------------------------ data views
     def _check_authority(self) -> None:
@@ -302,6 +305,10 @@ class Evaluation:
             return ap, {**kw, **opts}
         p = panel.copy()
         p["first_treated"] = p["adoption_period"]
+        if name in WILD_DESIGNS and "inference" not in opts:
+            n_clusters = p["authority_code"].nunique()
+            if n_clusters < 30:  # few clusters: analytic cluster-robust intervals are too narrow
+                opts["inference"] = "wild"
         if name == "did_2x2":
             if adoption is None:
                 raise InputError(f"{self.authority} did not adopt the new model in these data", field="design",
@@ -349,6 +356,12 @@ class Evaluation:
         try:
             data, kwargs = self.design_data(design, outcome)
             kwargs.pop("outcome_column", None)
+            if kwargs.get("inference") == "wild" and "authority_code" in data.columns:
+                g = data["authority_code"].nunique()
+                self.notes[key] = (
+                    f"With only {g} authorities (clusters) in this comparison, confidence intervals and p-values "
+                    f"for {design.name} use the wild cluster bootstrap (null imposed) rather than analytic "
+                    "cluster-robust standard errors, which are too narrow with fewer than 30 clusters.")
             est = spec.func(data, **kwargs)
             est.synthetic = self.synthetic
             if label and not est.outcome_label:
@@ -433,6 +446,7 @@ class Evaluation:
             "estimates": {k: v.to_dict() for k, v in self.estimates().items()},
             "not_available": {k: v.reason for k, v in self._results.items() if isinstance(v, NotAvailable)},
             "costs": {k: v.to_dict() for k, v in self.cost_results.items()},
+            "notes": self.notes,
             "sections": [s.to_dict() for s in secs],
             "disclosure_log": self.disclosure_log,
         })

@@ -298,6 +298,9 @@ def step8(ev: Evaluation, sec: Section) -> None:
         if isinstance(est, Estimate):
             results.append((d.name + (f" ({d.options['method']})" if "method" in d.options else ""), est))
             sec.say(f"**{d.name}:** " + est.headline())
+            note = ev.notes.get(f"{d.name}:{est.outcome}")
+            if note:
+                sec.say(f"*{note}*")
         else:
             _note(sec, est)
     if len(results) > 1:
