@@ -208,7 +208,7 @@ def goodman_bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
     >>> d = castle.load_pandas().data
     >>> bd = goodman_bacon(d, outcome="l_homicide", unit="sid", time="year", treatment="post")
     >>> round(bd.twfe_estimate, 4), round(bd.weighted_sum, 4)
-    (0.0818, 0.0818)
+    (0.0694, 0.0694)
     """
     data = require_frame(data)
     require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment})
