@@ -79,6 +79,13 @@ def test_table_record_without_disclosed_flag_is_still_checked(tmp_path):
     assert [(f.location, f.detail) for f in found] == [("table 'raw' row 1 column 'n'", "unsuppressed count 4")]
 
 
+def test_small_sample_size_in_an_estimate_is_found(tmp_path):
+    doc = {"estimates": [{"estimate": 0.1, "n_treated": 4, "n_control": 120}], "diagnostics": {"n_lags": 3}}
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    found = scan_outputs(tmp_path, identifiers=[])
+    assert [(f.location, f.detail) for f in found] == [("key 'n_treated'", "unsuppressed count 4")]
+
+
 def test_invalid_json_is_reported(tmp_path):
     (tmp_path / "results.json").write_text("{not json")
     assert [f.kind for f in scan_outputs(tmp_path, identifiers=[])] == ["unreadable"]

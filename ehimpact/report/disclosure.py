@@ -390,7 +390,8 @@ def disclose(
     table : DataFrame
         Long (label columns + count columns) or wide (one label column or the index,
         several count columns).  Already-suppressed cells (``c``, ``z``, ``:`` ...) are
-        kept hidden, so applying :func:`disclose` twice changes nothing.
+        kept hidden and trusted to have been protected by whoever suppressed them, so
+        applying :func:`disclose` twice changes nothing.
     counts : list of str, optional
         Count columns.  Default: every column whose values are all whole numbers >= 0
         (or symbols), except ``by`` and rate columns and label-like names (``year``,
@@ -741,8 +742,12 @@ def _small(v: Any, threshold: int, symbol: str) -> bool:
     return math.isfinite(x) and 1 <= x <= threshold
 
 
-def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: list[Finding]) -> None:
+def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: list[Finding],
+                      keys: Sequence[str] = ()) -> None:
     if isinstance(obj, dict):
+        for key in keys:
+            if key in obj and _small(obj[key], threshold, symbol):
+                found.append(Finding(rel, f"key {key!r}", "small count", f"unsuppressed count {obj[key]!r}"))
         # a table record with count columns is checked whether or not it claims to be disclosed
         if obj.get("disclosed") is True or ("count_columns" in obj and "data" in obj):
             cols = obj.get("count_columns") or []
@@ -756,10 +761,10 @@ def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: li
                             found.append(Finding(rel, f"table {tname!r} row {i + 1} column {c!r}",
                                                  "small count", f"unsuppressed count {rec[c]!r}"))
         for v in obj.values():
-            _scan_json_tables(v, rel, threshold, symbol, found)
+            _scan_json_tables(v, rel, threshold, symbol, found, keys)
     elif isinstance(obj, list):
         for v in obj:
-            _scan_json_tables(v, rel, threshold, symbol, found)
+            _scan_json_tables(v, rel, threshold, symbol, found, keys)
 
 
 def _scan_csv(path: Path, rel: str, patterns: Sequence[str], threshold: int, symbol: str,
@@ -785,6 +790,7 @@ def scan_outputs(
     threshold: int = 5,
     symbol: str = "c",
     min_identifier_length: int = 4,
+    json_count_keys: Sequence[str] = ("n_treated", "n_control"),
 ) -> list[Finding]:
     """Scan every file of an output folder for record-level identifiers and small counts.
 
@@ -803,6 +809,9 @@ def scan_outputs(
         The suppression symbol (never a finding).
     min_identifier_length : int, default 4
         Shorter identifiers are refused: they would match ordinary numbers and words.
+    json_count_keys : sequence of str, default ("n_treated", "n_control")
+        Keys of any JSON object whose value is a count of children (an estimate's
+        sample sizes): 1..threshold there is a finding too.
 
     Returns
     -------
@@ -863,7 +872,7 @@ def scan_outputs(
                 if suffix == ".json":
                     found.append(Finding(rel, "file", "unreadable", "not valid JSON"))
                 continue
-            _scan_json_tables(doc, rel, threshold, symbol, found)
+            _scan_json_tables(doc, rel, threshold, symbol, found, json_count_keys)
         elif suffix in (".csv", ".tsv"):
             if suffix == ".csv":
                 _scan_csv(path, rel, count_fields, threshold, symbol, found)
