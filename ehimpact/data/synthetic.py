@@ -35,6 +35,15 @@ difference between the expected rates with and without the new model, averaged o
 authorities of a cohort at each event time; ``panel_att_overall`` averages it over every
 adopted authority-month.
 
+The ``events`` table (one row per event, sorted by child and date) has the contract columns
+``child_id, authority_code, event_type, event_date`` plus the detail the statutory writers
+need: ``referral_source_code`` (CIN census ReferralSource code, csc_referral),
+``primary_need_code`` (N1-N8, csc_referral and cla_start), ``category_of_abuse``
+(NEG/EMO/PHY/SAB/MUL, cpp_start), and for cla_start the SSDA903 ``rne`` (always "S"),
+``legal_status`` (LS) and ``placement`` (PLACE).  Consistency: every s47 follows a
+csc_referral, every cpp_start follows an s47 and has a later cpp_end, every cla_start
+follows a csc_referral; every child has one eh_referral on its referral_date.
+
 Examples
 --------
 >>> from ehimpact.data import synthetic
