@@ -26,14 +26,15 @@ AR(1) errors, nominal 95% EWC/t(9) intervals covered about 85%).  The EWC varian
 each reported quantity is therefore divided by its design factor ``kappa`` (the share
 of that band the residuals keep, computed exactly from the design) and referred to a t
 distribution with Satterthwaite degrees of freedom (see :func:`_ewc_contrasts`); those
-intervals covered 95-96%.  Classic Newey--West (``hac_kernel="newey-west"`` or
+intervals covered about 95%.  Classic Newey--West (``hac_kernel="newey-west"`` or
 ``hac_lags=``; statsmodels) is kept for comparison and warns: it covered about 88%.
 
-Gaussian models default to GLS with AR(1) errors by REML, which also covered about 95%
-in the same simulations, with narrower intervals than HAR when the errors are close to
-AR(1); HAR is the check that assumes no error model.  Count models use the model-based
-(Poisson, negative binomial) or Pearson-scaled (quasi-Poisson) covariance, or the same
-HAR sandwich on the IRLS-weighted design with Pearson residuals.
+Gaussian models default to HAR.  GLS with AR(1) errors by REML (``errors="gls"``) also
+covered about 95% when the simulated errors were AR(1), with intervals about 30% narrower,
+but only 83-87% when they were AR(2) or ARMA(1,1), where HAR still covered about 95%; an
+error model is an assumption the data of one authority can rarely check.  Count models use
+the model-based (Poisson, negative binomial) or Pearson-scaled (quasi-Poisson) covariance,
+or the same HAR sandwich on the IRLS-weighted design with Pearson residuals.
 
 The counterfactual is the fitted model with the intervention terms set to zero; events
 averted are summed over the post period with a delta-method interval.
@@ -851,16 +852,18 @@ def its(
         0/1 column, 1 on the rows of the comparison series.  Controlled ITS: the estimate
         is the difference between the two series' level changes (and slope changes).
     errors : {"hac", "gls", "ols", "model"}, optional
-        Gaussian: ``"gls"`` (default; AR(``ar_order``) errors: REML for AR(1), as
-        ``nlme::gls(correlation = corAR1())``; iterated feasible GLS by statsmodels
-        ``GLSAR`` for higher orders), ``"hac"`` (autocorrelation-robust, no error model;
-        the default for controlled ITS, where GLS is not offered) or ``"ols"``
-        (classical, ignores autocorrelation; for comparison only).  Count families:
-        ``"model"`` (default) or ``"hac"``.  GLS is the Gaussian default because, when
-        the errors are near AR(1) (the usual case for monthly rates), it covered as well
-        as HAR in this package's simulations with narrower intervals (HAR's t reference
-        has few degrees of freedom: about 4-5 for a level change in 120 points); choose
-        ``"hac"`` when you do not want to assume an error model.
+        Gaussian: ``"hac"`` (default; autocorrelation-robust (HAR) intervals that assume
+        no error model, see ``hac_kernel``), ``"gls"`` (AR(``ar_order``) errors: REML for
+        AR(1), as ``nlme::gls(correlation = corAR1())``; iterated feasible GLS by
+        statsmodels ``GLSAR`` for higher orders; not offered for controlled ITS) or
+        ``"ols"`` (classical, ignores autocorrelation; for comparison only).  Count
+        families: ``"model"`` (default) or ``"hac"``.  HAR is the Gaussian default because
+        in this package's simulations (120 monthly points, tests/test_its.py) it covered
+        about 95% whether the errors were AR(1), AR(2) or ARMA(1,1), while AR(1) GLS covered
+        about 95% only when the errors really were AR(1) (83-87% otherwise).  The price is
+        width: with AR(1) errors HAR intervals were about 30% wider than GLS's for the level
+        change (its t reference has few degrees of freedom, about 4 in 120 points).  Choose
+        ``"gls"`` when an AR(p) error model is credible (check ``diagnostics``).
     hac_kernel : {"ewc", "newey-west"}, optional
         Long-run variance for ``errors="hac"``.  ``"ewc"`` (default): HAR inference as
         Lazarus, Lewis, Stock & Watson (2018): equal-weighted cosine estimator with
@@ -931,9 +934,9 @@ def its(
         raise InputError(f"unknown family {family!r}", field="family",
                          fix="use 'gaussian', 'poisson', 'quasipoisson' or 'negbin'")
     log_link = family in _LOG_FAMILIES
-    # Gaussian default: REML AR(1) GLS, which kept 95% coverage in our simulations where
-    # Newey-West did not (tests/test_its.py); controlled ITS has no GLS, so HAC there
-    errors = errors or ("model" if log_link else ("hac" if control is not None else "gls"))
+    # Gaussian default: HAR (design-corrected EWC), which kept 95% coverage in our simulations
+    # whatever the error process; REML AR(1) GLS did only when the errors were AR(1) (tests/test_its.py)
+    errors = errors or ("model" if log_link else "hac")
     allowed = ("model", "hac") if log_link else ("hac", "gls", "ols")
     if hac_kernel not in (None, "ewc", "newey-west"):
         raise InputError(f"unknown hac_kernel {hac_kernel!r}", field="hac_kernel",
@@ -1284,6 +1287,12 @@ def _diagnostics(fit: _Fit, tl: _Timeline, treated_rows: np.ndarray, n_pre: int,
         warn.append(
             f"only {n_pre} point(s) before and {n_post} after the change: with fewer than "
             f"{MIN_POINTS_EACH_SIDE} on either side the trend and the change are poorly estimated"
+        )
+    if diag["ljung_box_pvalue"] < 0.05 and errors == "gls":
+        warn.append(
+            f"residuals whitened by the AR error model are still autocorrelated (Ljung-Box p = "
+            f"{diag['ljung_box_pvalue']:.3g}): the error model may be wrong and its intervals too narrow; "
+            "use errors='hac' (no error model) or a higher ar_order"
         )
     if diag["ljung_box_pvalue"] < 0.05 and errors in ("ols", "model"):
         warn.append(
