@@ -224,14 +224,29 @@ def test_simulation_k19_hksj_coverage_and_bias():
     assert abs(mean_tau2 - 0.02**2) < 0.2 * 0.02**2  # REML tau² roughly unbiased
 
 
+def test_adhoc_knha_is_never_narrower():
+    df = pd.DataFrame({"estimate": [0.10, 0.11, 0.10, 0.12], "se": [0.05, 0.04, 0.06, 0.05]})  # q < 1
+    plain, kh, adhoc = eh.pool(df), eh.pool(df, knha=True), eh.pool(df, knha="adhoc")
+    assert kh.se < plain.se and adhoc.se == pytest.approx(plain.se)
+    with pytest.raises(InputError, match="knha"):
+        eh.pool(df, knha="yes")
+
+
 @pytest.mark.slow
 def test_simulation_k19_many_replications():
-    """5,000 replications each: HKSJ near nominal; the plain normal CI slightly under (known)."""
+    """5,000 replications each (MC SE ~0.3 points).
+
+    Measured: HKSJ ~0.938-0.941, ad hoc HKSJ ~0.947, normal ~0.926.  Plain HKSJ is known
+    to under-cover slightly when study sizes differ a lot (Röver, Knapp & Friede 2015,
+    BMC Med Res Methodol 15:99); the ad hoc version and the normal CI bracket it.
+    """
     cov_k, _, bias_k, _ = _simulate(5000, seed=7, knha=True)
+    cov_a, _, _, _ = _simulate(5000, seed=7, knha="adhoc")
     cov_z, _, _, _ = _simulate(5000, seed=8, knha=False)
-    print(f"HKSJ {cov_k:.4f} (bias {bias_k:+.5f}); normal {cov_z:.4f}")
-    assert 0.94 <= cov_k <= 0.96
-    assert 0.91 <= cov_z <= 0.96
+    print(f"HKSJ {cov_k:.4f} (bias {bias_k:+.5f}); ad hoc {cov_a:.4f}; normal {cov_z:.4f}")
+    assert 0.93 <= cov_k <= 0.96
+    assert 0.94 <= cov_a <= 0.96
+    assert cov_z < cov_k <= cov_a
     assert abs(bias_k) < 0.0005
 
 

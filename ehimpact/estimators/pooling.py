@@ -460,7 +460,7 @@ def pool(
     method: Method = "reml",
     level: float = 0.95,
     labels: Sequence[str] | None = None,
-    knha: bool = False,
+    knha: bool | Literal["adhoc"] = False,
     prediction: PIMethod = "metafor",
     noun: str = "authorities",
 ) -> Pooled:
@@ -480,10 +480,13 @@ def pool(
         Confidence level of the CI and the prediction interval.
     labels : sequence of str, optional
         Authority names; default the ``label`` column or the position.
-    knha : bool, default False
+    knha : bool or "adhoc", default False
         Use the Hartung–Knapp–Sidik–Jonkman adjustment: SE scaled by the weighted
         residual variance and a t distribution with k - 1 df (metafor ``test="knha"``).
-        Recommended when there are few authorities.
+        Recommended when there are few authorities.  ``"adhoc"`` also keeps the SE from
+        falling below the standard one (metafor ``test="adhoc"``; Röver, Knapp & Friede
+        2015), which fixes HKSJ's slight under-coverage when authorities differ a lot in
+        size (in this package's simulation with 19 authorities: 0.941 plain, 0.947 ad hoc).
     prediction : {"metafor", "riley"}, default "metafor"
         Prediction-interval convention.  ``"metafor"`` follows metafor's
         ``predict.rma()`` default: :math:`\\hat\\mu \\pm c \\sqrt{SE^2 + \\hat\\tau^2}`
@@ -526,6 +529,8 @@ def pool(
     """
     if method not in ("reml", "dl"):
         raise InputError(f"unknown method {method!r}", field="method", fix='use "reml" or "dl"')
+    if knha not in (True, False, "adhoc"):
+        raise InputError(f"unknown knha {knha!r}", field="knha", fix='use True, False or "adhoc"')
     if prediction not in ("metafor", "riley"):
         raise InputError(f"unknown prediction {prediction!r}", field="prediction",
                          fix='use "metafor" or "riley"')
@@ -566,7 +571,10 @@ def pool(
     df: float | None = None
     if knha:
         s2w = float(np.sum(w * (y - mu) ** 2) / (k - 1))
+        se_plain = se_mu
         se_mu = math.sqrt(s2w / w.sum())
+        if knha == "adhoc":  # never narrower than the standard SE (metafor test="adhoc")
+            se_mu = max(se_mu, se_plain)
         df = k - 1
     c_ci = _crit(level, df)
     lo, hi = mu - c_ci * se_mu, mu + c_ci * se_mu
@@ -593,7 +601,7 @@ def pool(
         )
     if ests and len(outcomes) > 1:
         warnings.append(f"the pooled estimates have different outcomes: {sorted(map(str, outcomes))}")
-    inference = "HKSJ t-based CI" if knha else "normal CI"
+    inference = ("HKSJ (ad hoc) t-based CI" if knha == "adhoc" else "HKSJ t-based CI") if knha else "normal CI"
     name = "REML" if method == "reml" else "DL"
     return Pooled(
         estimate=point,
@@ -629,7 +637,7 @@ def pool(
         study_estimates=[float(x) for x in y],
         study_ses=[float(x) for x in se],
         tau2_method=name,
-        knha=knha,
+        knha=bool(knha),
         log_scale=log_scale,
         noun=noun,
     )
