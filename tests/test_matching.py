@@ -326,3 +326,22 @@ def test_no_overlap_is_named():
     df2 = pd.DataFrame({"a": a, "b": b, "d": (a + b > 0).astype(float), "y": rng.normal(size=n)})
     with pytest.raises(InputError, match="together perfectly predict"):
         eh.match(df2, treatment="d", outcome="y", covariates=["a", "b"])
+
+
+def test_gbm_score_and_crump_trimming_report_counts():
+    rng = np.random.default_rng(21)
+    n = 3000
+    x = rng.normal(size=n)
+    e = 1 / (1 + np.exp(-2.5 * x))  # strong selection: extreme scores to trim
+    d = (rng.random(n) < e).astype(float)
+    df = pd.DataFrame({"x": x, "x2": rng.normal(size=n), "d": d, "y": x + 1.0 * d + rng.normal(size=n)})
+    m = eh.match(df, treatment="d", outcome="y", covariates=["x", "x2"], replace=True, trim="crump")
+    tr = m.diagnostics["trimmed"]
+    assert tr["rule"] == "crump" and 0 < tr["alpha"] < 0.5
+    assert tr["treated"] + tr["control"] > 0
+    assert m.ci[0] <= 1.0 <= m.ci[1]
+    g = eh.match(df, treatment="d", outcome="y", covariates=["x", "x2"], replace=True, ps_model="gbm", seed=1)
+    assert "gbm propensity model" in g.method
+    assert g.ci[0] <= 1.0 <= g.ci[1]
+    ov = g.diagnostics["overlap"]
+    assert set(ov) >= {"treated", "comparison", "treated_above_comparison_max", "share_extreme"}

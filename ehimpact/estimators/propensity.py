@@ -169,7 +169,7 @@ def _blas_threads() -> Any:
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    return _CONTROLLER.limit(limits=1)
 
 
 def single_blas_thread(func: F) -> F:
@@ -236,10 +236,14 @@ def fit_propensity(
         fit = PropensityFit(score, eta, "logit", coef, list(names))
     elif model == "gbm":
         from sklearn.ensemble import HistGradientBoostingClassifier
+        from threadpoolctl import threadpool_limits
 
         clf = HistGradientBoostingClassifier(random_state=seed if seed is not None else 0)
-        clf.fit(X, d)
-        score = np.clip(clf.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
+        # a fresh limit (the cached controller predates sklearn's OpenMP runtime): spinning
+        # OpenMP threads on a shared machine make boosting many times slower
+        with threadpool_limits(limits=1):
+            clf.fit(X, d)
+            score = np.clip(clf.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
         fit = PropensityFit(score, np.log(score / (1 - score)), "gbm", None, list(names))
     else:
         raise InputError(f"unknown propensity model {model!r}", field="ps_model", fix="use 'logit' or 'gbm'")
