@@ -629,6 +629,35 @@ def test_simulation_errors_not_ar1_400(label, phi1, phi2, theta):
         assert abs(s[k]["bias_level"]) < 0.05 and abs(s[k]["bias_slope"]) < 0.05, k
 
 
+@pytest.mark.slow
+def test_simulation_controlled_its_har_coverage_300():
+    """Controlled ITS, 96 months, two series with AR(1) errors (rho 0.4) and a shared shock: the HAR
+    interval (EWC on the scores summed per period) for the difference in level changes covers 92-98%."""
+    rng = np.random.default_rng(3)
+    n, t0, reps = 96, 48, 300
+    t = np.arange(n)
+    hits = {"har": 0, "nw": 0}
+    for _ in range(reps):
+        common = rng.normal(size=n)
+        rows = []
+        for c in (0, 1):
+            e = np.zeros(n)
+            eps = rng.normal(0, 2, n)
+            for i in range(1, n):
+                e[i] = 0.4 * e[i - 1] + eps[i]
+            y = (50 + 5 * (1 - c) + 0.1 * t + (-3 - 4 * (c == 0)) * (t >= t0) + 2 * np.sin(2 * np.pi * t / 12)
+                 + e + common)
+            rows.append(pd.DataFrame({"t": t + 1, "y": y, "comp": c}))
+        d = pd.concat(rows)
+        for k, kw in (("har", {}), ("nw", {"hac_kernel": "newey-west"})):
+            r = eh.its(d, outcome="y", time="t", intervention=t0 + 1, control="comp", seasonality=1,
+                       slope_change=False, **kw)
+            hits[k] += r.ci[0] <= -4 <= r.ci[1]
+    cover = {k: v / reps for k, v in hits.items()}
+    print(f"controlled ITS coverage of the difference in level changes: {cover}")
+    assert 0.92 <= cover["har"] <= 0.98
+
+
 def test_simulation_counts_rate_ratio_and_averted_coverage():
     """Overdispersed monthly counts with a planted rate ratio 0.85 and slope change: quasi-Poisson
     covers the rate ratio and the delta-method interval covers the true events averted."""

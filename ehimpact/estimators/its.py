@@ -30,8 +30,8 @@ intervals covered about 95%.  Classic Newey--West (``hac_kernel="newey-west"`` o
 ``hac_lags=``; statsmodels) is kept for comparison and warns: it covered about 88%.
 
 Gaussian models default to HAR.  GLS with AR(1) errors by REML (``errors="gls"``) also
-covered about 95% when the simulated errors were AR(1), with intervals about 30% narrower,
-but only 83-87% when they were AR(2) or ARMA(1,1), where HAR still covered about 95%; an
+covered about 95% when the simulated errors were AR(1), with intervals about a quarter narrower,
+but only 79-86% when they were AR(2) or ARMA(1,1), where HAR still covered about 95%; an
 error model is an assumption the data of one authority can rarely check.  Count models use
 the model-based (Poisson, negative binomial) or Pearson-scaled (quasi-Poisson) covariance,
 or the same HAR sandwich on the IRLS-weighted design with Pearson residuals.
@@ -860,7 +860,7 @@ def its(
         families: ``"model"`` (default) or ``"hac"``.  HAR is the Gaussian default because
         in this package's simulations (120 monthly points, tests/test_its.py) it covered
         about 95% whether the errors were AR(1), AR(2) or ARMA(1,1), while AR(1) GLS covered
-        about 95% only when the errors really were AR(1) (83-87% otherwise).  The price is
+        about 95% only when the errors really were AR(1) (79-86% otherwise).  The price is
         width: with AR(1) errors HAR intervals were about 30% wider than GLS's for the level
         change (its t reference has few degrees of freedom, about 4 in 120 points).  Choose
         ``"gls"`` when an AR(p) error model is credible (check ``diagnostics``).
