@@ -697,3 +697,12 @@ def test_simulation_counts_rate_ratio_and_averted_coverage():
     assert abs(bias_rr) < 0.05 and abs(bias_av) < 0.05
     assert (cover >= 0.91).all() and (cover <= 0.98).all()
     assert (cover_har >= 0.91).all() and (cover_har <= 0.98).all()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import ehimpact.estimators.its as its_module
+
+    result = doctest.testmod(its_module)
+    assert result.attempted >= 8 and result.failed == 0
