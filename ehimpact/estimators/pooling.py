@@ -142,6 +142,13 @@ class Pooled(Estimate):
     def summary(self) -> str:
         """Headline, heterogeneity, prediction interval, method and warnings."""
         lines = super().summary().splitlines()
+        sizes = (f"{self.n_treated:,} treated and {self.n_control:,} comparison across "
+                 if self.n_treated or self.n_control else "")
+        lines = [
+            (f"Estimand: {self.estimand}; method: {self.method}; {sizes}{self.k} {self.noun}; "
+             f"p = {self.pvalue:.3g}.") if line.startswith("Estimand:") else line
+            for line in lines
+        ]
         lines[1:1] = [self.heterogeneity_words(), self.prediction_words()]
         return "\n".join(lines)
 
