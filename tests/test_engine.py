@@ -161,6 +161,23 @@ def test_notebooks_in_one_process_share_no_state(tmp_path):
     assert nb2.cells[1].execution_count == 1  # counts restart per notebook
 
 
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
+def test_memory_does_not_grow_from_notebook_to_notebook(tmp_path):
+    # each run leaves a 40 MB array in a reference cycle: it must be freed after the notebook
+    path = _notebook(tmp_path, "import numpy as np\nclass Box: pass\nb = Box(); b.me = b\n"
+                     "b.data = np.ones(5_000_000)\nfloat(b.data.sum())")
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    _run(path)
+    before = rss_mb()
+    for _ in range(8):
+        nb = _run(path)
+    assert nb.cells[1].outputs[0].data["text/plain"] == "5000000.0"
+    assert rss_mb() - before < 100  # 8 x 40 MB would be kept without the collection
+
+
 def test_warnings_are_stderr_output_as_in_a_kernel(tmp_path):
     # pytest records warnings; inside the notebook they must still print to stderr
     path = _notebook(tmp_path, "import warnings\nwarnings.warn('careful', RuntimeWarning)\n"
