@@ -67,6 +67,13 @@ def test_planted_identifier_and_small_counts_are_found(tmp_path):
     assert "LA123-000018" in str([f for f in found if f.file == "report.ipynb"][0])
 
 
+def test_identifier_inside_a_file_name_or_path(tmp_path):
+    (tmp_path / "log.txt").write_text("wrote outputs/LA123-000017.csv and dir/UPN9988776655/x\n")
+    found = scan_outputs(tmp_path, identifiers=IDS)
+    assert sorted(f.detail for f in found) == ["record-level identifier 'LA123-000017'",
+                                               "record-level identifier 'UPN9988776655'"]
+
+
 def test_identifier_is_a_whole_token(tmp_path):
     (tmp_path / "a.txt").write_text("LA123-0000170 and XLA123-000017 are other ids\n")
     assert scan_outputs(tmp_path, identifiers=IDS) == []

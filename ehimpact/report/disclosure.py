@@ -861,6 +861,7 @@ def scan_outputs(
                 for tok in _TOKEN.findall(line):
                     hits = {tok} if tok in ids else set()
                     # tokens like "C1.csv" or "id-C1" contain identifiers between punctuation
+                    hits |= {p for p in re.split(r"[./]", tok) if p in ids}
                     hits |= {p for p in re.split(r"[.\-/]", tok) if p in ids}
                     for h in sorted(hits):
                         found.append(Finding(rel, f"line {lineno}", "identifier",
