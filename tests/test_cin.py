@@ -27,7 +27,7 @@ def cin():
 def test_tables_from_fixture(cin):
     # 7 <Child> blocks; the 5th has no LAchildID and is excluded -> 6 children
     assert len(cin.children) == 6
-    assert cin.report.counts["cin_small.xml"]["children"] == {"read": 6, "kept": 6, "excluded": 0}
+    assert cin.report.counts["cin_small.xml"]["children"] == {"read": 7, "kept": 6, "excluded": 1}
     # 9 CINdetails among children with ids (A1:3, B2:1, C3:2, D4:1, E5:1, J9:1);
     # D4's closure is before its referral -> excluded -> 8
     assert len(cin.referrals) == 8

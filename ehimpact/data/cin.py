@@ -221,13 +221,13 @@ def _read_one(path: Path, salt: Salt, report: ReadReport) -> tuple[dict[str, pd.
     sink: dict[str, list[dict]] = {t: [] for t in _RAW_COLUMNS}
     lea: str | None = None
     try:
-        lea = _stream(path, sink, report)
+        lea, seen = _stream(path, sink, report)
     except ET.ParseError as err:
         line, col = getattr(err, "position", (0, 0))
         report.add(file=path, record=f"line {line}, column {col}", field="",
                    problem="file is not well-formed XML", action="read child by child")
         sink = {t: [] for t in _RAW_COLUMNS}
-        lea = _recover(path, sink, report)
+        lea, seen = _recover(path, sink, report)
     n_children = len(sink["children"])
     if n_children == 0:
         raise InputError(
@@ -235,7 +235,7 @@ def _read_one(path: Path, salt: Salt, report: ReadReport) -> tuple[dict[str, pd.
             field="cin_xml",
             fix="check that this is a CIN census XML file (Message/Children/Child) and not truncated",
         )
-    return _tidy(path, sink, salt, report), lea
+    return _tidy(path, sink, salt, report, seen), lea
 
 
 def _local(tag: object) -> str:
@@ -243,7 +243,7 @@ def _local(tag: object) -> str:
     return text.rsplit("}", 1)[-1]
 
 
-def _stream(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> str | None:
+def _stream(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> tuple[str | None, int]:
     """Stream Child elements with iterparse, releasing each once read."""
     lea = None
     index = 0
@@ -261,10 +261,10 @@ def _stream(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> str 
             _strip_ns(elem)
             _collect_child(elem, index, f"child {index} (Children/Child[{index}])", sink, path, report)
             stack[-1].remove(elem)  # release the child once read (large files)
-    return lea
+    return lea, index
 
 
-def _recover(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> str | None:
+def _recover(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> tuple[str | None, int]:
     """Read a broken file child by child: each <Child> up to its first </Child>."""
     data = path.read_bytes()
     lea = None
@@ -277,6 +277,7 @@ def _recover(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> str
         except ET.ParseError:
             report.add(file=path, record="Header", field="LEA", problem="header is not well-formed",
                        action="ignored")
+    index = 0
     for index, opening in enumerate(_CHILD_OPEN.finditer(data), start=1):
         close = _CHILD_CLOSE.search(data, opening.end())
         line = data.count(b"\n", 0, opening.start()) + 1
@@ -295,7 +296,7 @@ def _recover(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> str
             continue
         _strip_ns(elem)
         _collect_child(elem, index, where, sink, path, report)
-    return lea
+    return lea, index
 
 
 def _strip_ns(elem: ET.Element) -> None:
@@ -373,7 +374,9 @@ def _frame(sink: dict[str, list[dict]], table: str) -> pd.DataFrame:
     return pd.DataFrame(sink[table], columns=["_record", *_RAW_COLUMNS[table]], dtype=object)
 
 
-def _tidy(path: Path, sink: dict[str, list[dict]], salt: Salt, report: ReadReport) -> dict[str, pd.DataFrame]:
+def _tidy(
+    path: Path, sink: dict[str, list[dict]], salt: Salt, report: ReadReport, seen: int
+) -> dict[str, pd.DataFrame]:
     """Validate raw strings, exclude bad records, pseudonymise, return tidy tables."""
     out: dict[str, pd.DataFrame] = {}
 
@@ -398,7 +401,9 @@ def _tidy(path: Path, sink: dict[str, list[dict]], salt: Salt, report: ReadRepor
         "disability": ((disability != "") & (disability != _DISABILITY_NONE)).astype("int8"),
         "death_date": died,
     })[keep]  # fmt: skip
-    report.count(path, "children", read=len(raw), kept=int(keep.sum()))
+    # "read" counts every <Child> seen, including those excluded before parsing (no id,
+    # broken XML)
+    report.count(path, "children", read=max(seen, len(raw)), kept=int(keep.sum()))
 
     raw = _frame(sink, "referrals")
     ref, bad = parse_dates(raw, "CINreferralDate", fmt=_ISO, file=path, report=report, required=True)
