@@ -213,7 +213,7 @@ class Estimate:
 
     def headline(self) -> str:
         """One plain-English sentence a councillor can read, with the interval."""
-        label = self.outcome_label or (self.outcome or "the outcome")
+        label = self.outcome_label or (self.outcome or "outcome")
         diff = self.estimate - self.null_value
         if self.scale == "proportion":
             direction = "less" if diff < 0 else "more"
@@ -368,10 +368,15 @@ def normal_ci(estimate: float, se: float, level: float = 0.95, df: float | None 
     >>> round(lo, 3), round(hi, 3), round(p, 4)
     (0.02, 1.98, 0.0455)
     """
-    from scipy import stats
+    from scipy import special  # scipy.special, not frozen distributions: this is called in loops
 
-    dist = stats.t(df) if df is not None else stats.norm()
-    crit = float(dist.ppf(0.5 + level / 2))
+    q = 0.5 + level / 2
+    if df is not None:
+        crit = float(special.stdtrit(df, q))
+        sf = (lambda x: float(special.stdtr(df, -x)))
+    else:
+        crit = float(special.ndtri(q))
+        sf = (lambda x: float(special.ndtr(-x)))
     z = estimate / se if se > 0 else float("nan")
-    p = float(2 * dist.sf(abs(z))) if math.isfinite(z) else float("nan")
+    p = 2 * sf(abs(z)) if math.isfinite(z) else float("nan")
     return (estimate - crit * se, estimate + crit * se), p
