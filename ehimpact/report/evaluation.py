@@ -129,7 +129,15 @@ def load_inputs(config: EvaluationConfig, base_dir: Path | str = ".", *, authori
             salt=salt,
         )
         children, events = stat.children, stat.events
-        validation["statutory"] = json_safe(stat.report_dict())
+        rep = stat.report_dict()
+        # counts only (never example values from the files), small counts suppressed
+        tables = [t for f in rep.get("counts", {}).values() for t in f.values() if isinstance(t, dict)]
+        validation["statutory"] = _suppress_small(json_safe(
+            {"files": rep.get("counts", {}), "problems": rep.get("n_problems", 0),
+             "records_read": sum(int(t.get("read", 0)) for t in tables),
+             "records_excluded": sum(int(t.get("excluded", 0)) for t in tables),
+             "children": rep.get("n_children"), "events": rep.get("n_events", {})}),
+            config.disclosure.threshold, config.disclosure.symbol)
         sources.append("statutory returns (CIN census, SSDA903) and local early-help export")
     if src.child_level is not None and not panel_only:
         # validated per authority by Evaluation, so one authority's bad rows fail only its run
@@ -450,6 +458,17 @@ class Evaluation:
             "sections": [s.to_dict() for s in secs],
             "disclosure_log": self.disclosure_log,
         })
+
+
+def _suppress_small(obj: Any, threshold: int, symbol: str) -> Any:
+    """Replace every count from 1 to ``threshold`` in a nested record by the suppression symbol."""
+    if isinstance(obj, dict):
+        return {k: _suppress_small(v, threshold, symbol) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_suppress_small(v, threshold, symbol) for v in obj]
+    if isinstance(obj, int) and not isinstance(obj, bool) and 1 <= obj <= threshold:
+        return symbol
+    return obj
 
 
 def _whole(s: pd.Series) -> bool:
