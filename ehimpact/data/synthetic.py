@@ -261,23 +261,10 @@ def derive_flags(children: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
             rows=list(dup[:10]),
             fix="keep one episode per child, or derive flags per episode separately",
         )
-    position = pd.Series(np.arange(len(children)), index=children["child_id"].to_numpy())
-    index_date = pd.to_datetime(children["index_date"]).to_numpy()
-    out = pd.DataFrame(index=children.index)
-    ev_type = events["event_type"].to_numpy()
-    ev_pos = position.reindex(events["child_id"].to_numpy()).to_numpy()
-    ev_date = pd.to_datetime(events["event_date"]).to_numpy()
-    for flag, (event_type, months) in OUTCOME_WINDOWS.items():
-        mask = (ev_type == event_type) & ~np.isnan(ev_pos)
-        pos = ev_pos[mask].astype(np.int64)
-        start = index_date[pos]
-        end = (pd.DatetimeIndex(start) + pd.DateOffset(months=months)).to_numpy()
-        date = ev_date[mask]
-        hit = (date > start) & (date <= end)
-        flags = np.zeros(len(children), dtype=np.int8)
-        flags[pos[hit]] = 1
-        out[flag] = flags
-    return out
+    # one derivation for generated and real data: the statutory readers' (ehimpact.data.outcomes)
+    from ehimpact.data.outcomes import derive_flags as _derive
+
+    return _derive(children, events).astype(np.int8)
 
 
 # --------------------------------------------------------------------------------------
