@@ -22,6 +22,9 @@ What is measured, each batch in a fresh process (``harness.run_case``):
 * ``baseline_per_nb_s``: ``Evaluation(config, authority=code).results()`` for the authorities
   in one process after importing everything (a sample of them for England with
   ``--baseline-every``), divided by their number: the analysis itself.
+* ``figures_png_s``: in the same process, drawing each report's figures to PNG as the
+  inline backend does (``bbox_inches="tight"``): part of ``execution_s`` and of the overhead,
+  since the plain calls only build the figures.
 * ``overhead_per_nb_s`` = ``wall_s * workers / n - baseline_per_nb_s``.
 * split per notebook (means over the run's notebooks, from ``status.json`` and the papermill
   metadata of each ``report.ipynb``): ``kernel_s`` (kernel start-up before the first cell
@@ -133,10 +136,18 @@ Evaluation(cfg.evaluation, authority=codes[0], base_dir=base).results()  # first
 plt.close("all")
 """
     timed = """
+import io, time as _t
+figures = 0.0
 for code in codes:
-    Evaluation(cfg.evaluation, authority=code, base_dir=base).results()
+    ev = Evaluation(cfg.evaluation, authority=code, base_dir=base)
+    ev.results()
+    t = _t.perf_counter()  # what displaying the figures costs: PNG as the inline backend draws them
+    for sec in ev.sections():
+        for _, fig in sec.figures:
+            fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    figures += _t.perf_counter() - t
     plt.close("all")
-__result__ = len(codes)
+__result__ = {"n": len(codes), "figures": figures}
 """
     return run_case(setup, timed, timeout=7200)
 
@@ -221,7 +232,8 @@ def main(argv: list[str]) -> int:
         every = args.baseline_every or (1 if args.quick or name == "demo" else 8)
         sample = codes[::every]
         base = baseline(config, sample)
-        base_per_nb = base.get("seconds", float("nan")) / len(sample)
+        figures_per_nb = (base.get("result") or {}).get("figures", float("nan")) / len(sample)
+        base_per_nb = base.get("seconds", float("nan")) / len(sample) - figures_per_nb
         print(f"{name}: {n} authorities; baseline {base_per_nb:.2f} s per authority "
               f"(sample of {len(sample)}) {base.get('error', '')}", flush=True)
         runs = {}
@@ -247,6 +259,7 @@ def main(argv: list[str]) -> int:
                 "baseline_per_nb_s": base_per_nb, "overhead_per_nb_s": share - base_per_nb,
                 "kernel_s": parts.get("kernel"), "papermill_s": parts.get("execute", 0) - parts.get("nb", 0),
                 "imports_s": imp, "execution_s": cells - (imp if label == "kernel" else 0.0),
+                "figures_png_s": figures_per_nb,
                 "render_s": parts.get("render"),
                 "startup_s": parts.get("startup"),
                 "other_s": share - parts.get("execute", float("nan")) - parts.get("render", float("nan"))

@@ -8,6 +8,7 @@ results.json numbers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -208,6 +209,8 @@ def test_cell_time_limit(tmp_path):
 def test_warm_imports_plugin_pickles_and_imports():
     plugin = pickle.loads(pickle.dumps(eng.WarmImports()))
     assert type(plugin).__name__ == "WarmImports" and plugin.name == "ehimpact-warm-imports"
+    asyncio.run(plugin.setup(worker=None))  # runs warm_imports off the event loop
+    assert eng._SHELL is not None
     seconds = eng.warm_imports(("json", "colorsys", "no_such_module_xyz"))
     assert set(seconds) == {"json", "colorsys", "shell"}  # a missing module is skipped
 
