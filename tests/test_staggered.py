@@ -340,7 +340,7 @@ def test_duplicates_and_bad_arguments(mpdta):
 
 # ----------------------------------------------------------------------------- multiplier bootstrap draws
 def test_mammen_digits_encode_the_exact_probability():
-    """P(high) = (18113 + 0.d1 d2 ... in base 256) / 2**16 must equal (5 - sqrt 5) / 10 to 2**-60."""
+    """P(high) = (70 + 0.d1 d2 ... in base 256) / 256 must equal (5 - sqrt 5) / 10 to 2**-60."""
     from decimal import Decimal, getcontext
 
     from ehimpact.estimators import _staggered_inference as si
@@ -348,7 +348,7 @@ def test_mammen_digits_encode_the_exact_probability():
     getcontext().prec = 40
     exact = (Decimal(5) - Decimal(5).sqrt()) / 10
     r = sum(Decimal(dg) / Decimal(256) ** (i + 1) for i, dg in enumerate(si._MAMMEN_TIE_DIGITS))
-    coded = (si._MAMMEN_U16 + r) / 2**16
+    coded = (si._MAMMEN_BYTE + r) / 256
     assert abs(coded - exact) < Decimal(2) ** -60
     lo, hi = si._two_point("mammen")
     p = float(exact)

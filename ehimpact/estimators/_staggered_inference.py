@@ -25,13 +25,13 @@ from scipy import sparse, stats
 __all__ = ["LinearIF", "DenseIF", "multiplier_sums", "bootstrap_summary"]
 
 _MAMMEN_LO, _MAMMEN_HI = (1 - np.sqrt(5)) / 2, (1 + np.sqrt(5)) / 2
-# P(Mammen weight = _MAMMEN_HI) = (5 - sqrt 5) / 10 = 0.27639320225002103... = (18113 + r) / 2**16
-# with r = 0.7051...: a uniform 16-bit integer below 18113 gives the high value, above it
-# the low one, and the 1-in-65536 ties compare further uniform bytes with r's base-256
-# digits (computed with decimal at 50 digits).  Exact to 2**-64, finer than a float64
-# uniform, for 16 random bits per multiplier.
-_MAMMEN_U16 = 18113
-_MAMMEN_TIE_DIGITS = (180, 116, 128, 36, 77, 149)
+# P(Mammen weight = _MAMMEN_HI) = (5 - sqrt 5) / 10 = 0.27639320225002103... = (70 + r) / 256
+# with r = 0.7551...: a uniform random byte below 70 gives the high value, above it the
+# low one, and the 1-in-256 ties compare further uniform bytes with r's base-256 digits
+# (computed with decimal at 50 digits).  Exact to 2**-64, finer than a float64 uniform,
+# for about 8 random bits per multiplier.
+_MAMMEN_BYTE = 70
+_MAMMEN_TIE_DIGITS = (193, 180, 116, 128, 36, 77, 149)
 # Byte -> its 8 bits as float32 (Rademacher: one random bit per multiplier).
 _BITS_F32 = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32)
 # Multipliers generated per block: 2**20 float32 = 4 MB, so a block stays in cache between
@@ -51,8 +51,8 @@ def _two_point(kind: str) -> tuple[float, float]:
 def _high_indicators(rng: np.random.Generator, out: np.ndarray, kind: str) -> np.ndarray:
     """Fill float32 ``out`` with independent 0/1 indicators of drawing the high value.
 
-    Rademacher: one random bit each.  Mammen: one random 16-bit integer each, compared with
-    the probability's first base-65536 digit; the rare ties are settled by further bytes.
+    Rademacher: one random bit each.  Mammen: one random byte each, compared with the
+    probability's first base-256 digit; the 1-in-256 ties are settled by further bytes.
     """
     size = out.shape[0]
     if kind == "rademacher":
@@ -63,9 +63,9 @@ def _high_indicators(rng: np.random.Generator, out: np.ndarray, kind: str) -> np
         else:
             out[:] = _BITS_F32[bits].ravel()[:size]
         return out
-    u = _random_bytes(rng, 2 * size).view(np.uint16)
-    np.less(u, _MAMMEN_U16, out=out, casting="unsafe")
-    tie = np.flatnonzero(u == _MAMMEN_U16)
+    u = _random_bytes(rng, size)
+    np.less(u, _MAMMEN_BYTE, out=out, casting="unsafe")
+    tie = np.flatnonzero(u == _MAMMEN_BYTE)
     for digit in _MAMMEN_TIE_DIGITS:
         if tie.size == 0:
             break
@@ -103,7 +103,7 @@ def multiplier_sums(F: np.ndarray, draws: int, rng: np.random.Generator, kind: s
     With ``F`` centred by column (``Fc = F - Fbar``),
     ``sum_i v_i F_i = (hi - lo) * sum_i b_i Fc_i + Fbar * (n lo + (hi - lo) sum_i b_i)``:
     only the 0/1 indicators ``b`` are needed.  They are drawn in cache-sized blocks as
-    float32 (one random bit per Rademacher multiplier, 16 per Mammen one)
+    float32 (one random bit per Rademacher multiplier, about 8 per Mammen one)
     and multiplied by ``[Fc, 1]`` in float32 with one BLAS call per block.  Centring keeps
     the float32 sums free of cancellation (relative error ~1e-6, far below the bootstrap's
     Monte Carlo error).  BLAS is held to one thread: the product is memory-bound, and a
