@@ -6,6 +6,10 @@ caliper in standard deviations of the chosen distance, optionally within exact s
 
 Matching rules (the same as R MatchIt 4.x ``method="nearest"``, ``src/nn_matchC_vec.cpp``)
 --------------------------------------------------------------------------------------
+``distance="ps"`` is MatchIt's ``distance="glm"`` (logistic score); ``distance="logit"`` is
+``distance="glm", link="linear.logit"``.  ``exact`` is MatchIt's ``exact``; ``trim`` plays the
+role of ``discard`` (but with the Crump et al. rule).
+
 - Units are sorted by distance (stable: ties in distance keep data order), within exact
   strata when ``exact`` is given (MatchIt matches each stratum separately).
 - Without replacement the match is greedy: treated units (the focal group) are taken in
