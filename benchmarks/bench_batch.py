@@ -20,8 +20,9 @@ What is measured, each batch in a fresh process (``harness.run_case``):
 * ``wall_s``: the whole ``run_batch`` call (Dask LocalCluster start with 2 worker processes of
   one thread, every notebook run and rendered, cluster shut down; no regional summary).
 * ``baseline_per_nb_s``: ``Evaluation(config, authority=code).results()`` for the authorities
-  in one process after importing everything (a sample of them for England with
-  ``--baseline-every``), divided by their number: the analysis itself.
+  in one process after importing everything, with one BLAS thread as in a Dask worker (a
+  sample of them for England with ``--baseline-every``), divided by their number: the
+  analysis itself.
 * ``figures_png_s``: in the same process, drawing each report's figures to PNG as the
   inline backend does (``bbox_inches="tight"``): part of ``execution_s`` and of the overhead,
   since the plain calls only build the figures.
@@ -149,7 +150,10 @@ for code in codes:
     plt.close("all")
 __result__ = {"n": len(codes), "figures": figures}
 """
-    return run_case(setup, timed, timeout=7200)
+    # one BLAS/OpenMP thread, as in each Dask worker (distributed's nanny sets these), so the
+    # baseline's core-seconds compare with wall x workers
+    one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    return run_case(setup, timed, timeout=7200, env=one_thread)
 
 
 def run_batch_case(config: Path, engine: str | None, workers: int) -> dict:
