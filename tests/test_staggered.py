@@ -427,6 +427,9 @@ def test_sorted_fast_path_equals_general_path(mpdta, covariates):
     kw = dict(KW, covariates=[covariates] if covariates else [], weights=None, cluster=None, panel=True,
               anticipation=0)
     assert st._is_identity(np.arange(5)) and not st._is_identity(np.array([0, 2, 1]))
+    for ids in (np.array([3, 3, 7, 7, 9]), np.array([3.0, 3.0, 7.5, 9.0]), np.array([7, 3, 3, 9]),
+                np.array(["b", "a", "a"], dtype=object)):
+        assert np.array_equal(st._unit_codes(ids), pd.factorize(ids)[0])
     a, b = st._prepare(mpdta, **kw), st._prepare(shuffled, **kw)
     order = np.argsort(mpdta["countyreal"].unique())
     assert np.array_equal(a.Y[order], b.Y[np.argsort(shuffled["countyreal"].unique())])

@@ -317,7 +317,7 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
     tcode = np.searchsorted(times, tv)
 
     if unit is not None:
-        ucode, _ = _codes(data[unit].to_numpy())
+        ucode = _unit_codes(data[unit].to_numpy())
         n_units = int(ucode.max()) + 1
     else:
         ucode, n_units = np.arange(len(data)), len(data)
@@ -425,6 +425,20 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
     else:
         design.rows = {"y": y, "t": tcode, "unit": ucode, "X": X_row}
     return design
+
+
+def _unit_codes(values: np.ndarray) -> np.ndarray:
+    """Codes ``0..n-1`` in order of first appearance (as ``pd.factorize``).
+
+    Rows sorted by a numeric unit id, the usual layout, need no hashing: a new unit starts
+    wherever the id changes.
+    """
+    if values.dtype.kind in "iuf" and len(values) > 1 and bool(np.all(values[1:] >= values[:-1])):
+        codes = np.empty(len(values), dtype=np.int64)
+        codes[0] = 0
+        np.cumsum(values[1:] != values[:-1], out=codes[1:])
+        return codes
+    return _codes(values)[0]
 
 
 def _is_identity(cell: np.ndarray) -> bool:
