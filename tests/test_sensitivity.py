@@ -31,8 +31,9 @@ def test_lead_bounds_widen_with_gamma_and_significance_is_lost_between_4_and_6(l
     print(b.round(4).to_string())
     assert (np.diff(b.p_upper) > 0).all() and (np.diff(b.p_lower) < 0).all()
     g = gamma_at_loss(d)
-    # Rosenbaum (2002, ch. 4): the lead effect is insensitive to moderate bias; the 0.05 bound is
-    # crossed between Gamma = 4 and Gamma = 5 for this statistic
+    # the lead effect is insensitive to moderate hidden bias (Rosenbaum 2002, ch. 4); with the
+    # rbounds normal approximation the upper bound crosses 0.05 between Gamma = 4 and 5.  (The
+    # book's table itself was not available here to compare digit by digit: this pins our value.)
     assert 4 < g < 5, g
     at = rosenbaum_bounds(d, [g])
     assert_allclose(at.p_upper[0], 0.05, atol=1e-8)
