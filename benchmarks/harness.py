@@ -42,7 +42,9 @@ def peer_python(name: str, packages: list[str]) -> Path:
     """
     venv = ROOT / f".venv-bench-{name}"
     py = venv / "bin" / "python"
-    stamp = venv / (".stamp-" + str(abs(hash(tuple(packages))) % 10**8))
+    import hashlib  # not hash(): it is salted per process, so the stamp would never match
+
+    stamp = venv / (".stamp-" + hashlib.sha256("\n".join(packages).encode()).hexdigest()[:12])
     if not stamp.exists():
         if not py.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
