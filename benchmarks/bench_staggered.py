@@ -32,18 +32,7 @@ df = pd.DataFrame({{"id": np.repeat(np.arange(N), T), "t": np.tile(t, N), "g": n
 del y, eff
 """
 
-CASES = {
-    "ehimpact": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
-r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g")
-row = r.att_gt.query("group == 4 and time == 4").iloc[0]
-__result__ = [float(row.att), float(row.se)]
-"""),
-    "ehimpact +999 boot": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
-r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", bootstrap=999, seed=1)
-row = r.att_gt.query("group == 4 and time == 4").iloc[0]
-__result__ = [float(row.att), float(row.se)]
-"""),
-    "numpy lower bound": ("", """
+_LOWER_BOUND = """
 codes, uniq = pd.factorize(df["id"].to_numpy())
 n = len(uniq)
 tv = df["t"].to_numpy()
@@ -66,7 +55,29 @@ for gv in np.unique(G[G > 0]):
         se = np.sqrt(((a - a.mean()) ** 2).sum() / len(a) ** 2 + ((c - c.mean()) ** 2).sum() / len(c) ** 2)
         out[(gv, times[ti])] = (att, se)
 __result__ = [float(v) for v in out[(4, 4)]]
+"""
+
+CASES = {
+    "ehimpact": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
+r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g")
+row = r.att_gt.query("group == 4 and time == 4").iloc[0]
+__result__ = [float(row.att), float(row.se)]
 """),
+    "ehimpact +999 boot": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
+r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", bootstrap=999, seed=1)
+row = r.att_gt.query("group == 4 and time == 4").iloc[0]
+__result__ = [float(row.att), float(row.se)]
+"""),
+    # same data, rows shuffled before the clock starts: no sorted-input shortcut applies
+    "ehimpact, rows shuffled": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n"
+                                "df = df.sample(frac=1, random_state=1).reset_index(drop=True)\n", """
+r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g")
+row = r.att_gt.query("group == 4 and time == 4").iloc[0]
+__result__ = [float(row.att), float(row.se)]
+"""),
+    "numpy lower bound": ("", _LOWER_BOUND),
+    "numpy lower bound, rows shuffled": (
+        "df = df.sample(frac=1, random_state=1).reset_index(drop=True)\n", _LOWER_BOUND),
 }
 
 PEERS = {
@@ -121,9 +132,12 @@ def main(argv: list[str]) -> int:
             res = run_case(setup + imports, _with_cpu(timed), python=py, timeout=300 if quick else 900,
                            env={"PYTHONPATH": ""})
             rows.append(_row(name, n, res))
-    lb = {r["units"]: r for r in rows if r["library"] == "numpy lower bound" and "seconds" in r}
+    lb = {(r["library"], r["units"]): r for r in rows if r["library"].startswith("numpy lower bound")
+          and "seconds" in r}
     for r in rows:
-        base = lb.get(r["units"])
+        # shuffled rows are compared with the lower bound on the same shuffled rows
+        ref = "numpy lower bound, rows shuffled" if r["library"].endswith("rows shuffled") else "numpy lower bound"
+        base = lb.get((ref, r["units"]))
         if r.get("seconds") and base:
             r["x lower bound"] = r["seconds"] / base["seconds"]
             r["x lower bound (cpu)"] = r["cpu_seconds"] / base["cpu_seconds"]

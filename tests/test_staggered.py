@@ -430,6 +430,9 @@ def test_sorted_fast_path_equals_general_path(mpdta, covariates):
     for ids in (np.array([3, 3, 7, 7, 9]), np.array([3.0, 3.0, 7.5, 9.0]), np.array([7, 3, 3, 9]),
                 np.array(["b", "a", "a"], dtype=object)):
         assert np.array_equal(st._unit_codes(ids), pd.factorize(ids)[0])
+    for tv in (np.array([2007.0, 2003, 2005, 2003]), np.array([1.5, 0.5, 1.5]), np.array([3e9, 1.0, 3e9])):
+        times = np.unique(tv)
+        assert np.array_equal(st._period_codes(tv, times), np.searchsorted(times, tv))
     a, b = st._prepare(mpdta, **kw), st._prepare(shuffled, **kw)
     order = np.argsort(mpdta["countyreal"].unique())
     assert np.array_equal(a.Y[order], b.Y[np.argsort(shuffled["countyreal"].unique())])

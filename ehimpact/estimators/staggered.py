@@ -314,7 +314,7 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
     if T < 2:
         raise InputError(f"only {T} distinct period(s) in the data: a difference-in-differences needs at "
                          "least a before and an after period", field="time", fix="check the time column and any filters")
-    tcode = np.searchsorted(times, tv)
+    tcode = _period_codes(tv, times)
 
     if unit is not None:
         ucode = _unit_codes(data[unit].to_numpy())
@@ -400,6 +400,18 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
             if covs:
                 design.Xw = np.ascontiguousarray(X_row).reshape(n_units, T, X_row.shape[1])
             return design
+        if len(cell) == n_units * T:
+            Y = np.full(n_units * T, np.nan)  # the outcome has no NaN (checked above)
+            Y[cell] = y
+            if not np.isnan(Y).any():
+                # n*T rows filled all n*T unit-period slots: each exactly once, so the panel is
+                # balanced without duplicates (no counting pass needed)
+                design.Y = Y.reshape(n_units, T)
+                if covs:
+                    Xw = np.empty((n_units * T, X_row.shape[1]))
+                    Xw[cell] = X_row
+                    design.Xw = Xw.reshape(n_units, T, X_row.shape[1])
+                return design
         counts = np.bincount(cell, minlength=n_units * T)
         if (counts > 1).any():
             dup = np.flatnonzero(counts[cell] > 1)
@@ -425,6 +437,20 @@ def _prepare(data, *, outcome, unit, time, first_treated, covariates, weights, c
     else:
         design.rows = {"y": y, "t": tcode, "unit": ucode, "X": X_row}
     return design
+
+
+def _period_codes(tv: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Index of each row's period in the sorted distinct ``times``.
+
+    Whole-number periods spanning a short range (years, months numbered ...) use a lookup
+    table, much faster than a binary search on unsorted rows; anything else searches.
+    """
+    lo, hi = times[0], times[-1]
+    if hi - lo < 1e6 and np.array_equal(times, np.round(times)):
+        lut = np.zeros(int(hi - lo) + 1, dtype=np.int64)
+        lut[(times - lo).astype(np.int64)] = np.arange(len(times))
+        return lut[(tv - lo).astype(np.int64)]
+    return np.searchsorted(times, tv)
 
 
 def _unit_codes(values: np.ndarray) -> np.ndarray:
