@@ -124,6 +124,9 @@ class Estimate:
         Things a reader must know (e.g. imbalance after matching, few clusters).
     synthetic : bool, default False
         True when the input data were synthetic; every output then says so.
+    units : str, default "children"
+        What ``n_treated``/``n_control`` count ("children", "families", "authorities",
+        "months"); disclosure control applies to counts of people only.
 
     Examples
     --------
@@ -152,6 +155,7 @@ class Estimate:
     level: float = 0.95
     warnings: list[str] = field(default_factory=list)
     synthetic: bool = False
+    units: str = "children"
 
     #: registry of subclasses by name, so :meth:`from_dict` can rebuild the right type
     _kinds: ClassVar[dict[str, type[Estimate]]] = {}
@@ -250,7 +254,7 @@ class Estimate:
             lines.append("The interval includes no effect, so the data are consistent with no difference.")
         lines.append(
             f"Estimand: {self.estimand}; method: {self.method}; "
-            f"{self.n_treated:,} treated and {self.n_control:,} comparison; p = {self.pvalue:.3g}."
+            f"{self.n_treated:,} treated and {self.n_control:,} comparison {self.units}; p = {self.pvalue:.3g}."
         )
         lines.extend(f"Warning: {w}" for w in self.warnings)
         if self.synthetic:
@@ -342,6 +346,12 @@ class Estimate:
             kwargs[k] = float("nan") if kwargs.get(k) is None else kwargs[k]
         ci = kwargs.get("ci") or [None, None]
         kwargs["ci"] = tuple(float("nan") if x is None else x for x in ci)
+        diagnostics = dict(kwargs.get("diagnostics") or {})
+        for k in ("n_treated", "n_control"):  # a disclosure-suppressed count ("c") reads back as 0
+            if not isinstance(kwargs.get(k), (int, float)) or isinstance(kwargs.get(k), bool):
+                diagnostics[f"{k}_suppressed"] = kwargs.get(k)
+                kwargs[k] = 0
+        kwargs["diagnostics"] = diagnostics
         return Estimate(**kwargs)
 
 

@@ -742,9 +742,15 @@ def _small(v: Any, threshold: int, symbol: str) -> bool:
     return math.isfinite(x) and 1 <= x <= threshold
 
 
+#: units whose counts are not people: an estimate over authorities or months is not disclosive
+NON_PERSON_UNITS = frozenset({"authorities", "months", "periods", "clusters", "studies"})
+
+
 def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: list[Finding],
                       keys: Sequence[str] = ()) -> None:
     if isinstance(obj, dict):
+        if obj.get("units") in NON_PERSON_UNITS:  # e.g. an Estimate whose n_treated counts authorities
+            keys = ()
         for key in keys:
             if key in obj and _small(obj[key], threshold, symbol):
                 found.append(Finding(rel, f"key {key!r}", "small count", f"unsuppressed count {obj[key]!r}"))

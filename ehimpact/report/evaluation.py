@@ -376,8 +376,9 @@ class Evaluation:
                 est.outcome_label = label
             if design.name in PANEL_DESIGNS - {"its"}:
                 est.subject = "Authorities that adopted the new model"
+                est.units = "authorities"
             elif design.name == "its":
-                est.subject = self.authority_name
+                est.units = "months"
         except InputError as exc:
             est = NotAvailable(f"{design.name} on {outcome}", str(exc), kind="input_error")
         self._results[key] = est
@@ -423,6 +424,16 @@ class Evaluation:
         """Every estimate computed so far (JSON-able via ``to_dict``)."""
         return {k: v for k, v in self._results.items() if isinstance(v, Estimate)}
 
+    def _safe_dict(self, est: Estimate) -> dict[str, Any]:
+        """``to_dict()`` with counts of people from 1 to the threshold suppressed."""
+        d = est.to_dict()
+        if est.units not in ("authorities", "months", "periods", "clusters"):
+            t, sym = self.config.disclosure.threshold, self.config.disclosure.symbol
+            for k in ("n_treated", "n_control"):
+                if isinstance(d.get(k), int) and 1 <= d[k] <= t:
+                    d[k] = sym
+        return d
+
     def section(self, number: int) -> Section:
         """Build (once) and return one of the ten sections."""
         if number not in self._sections:
@@ -449,9 +460,9 @@ class Evaluation:
             "synthetic": self.synthetic,
             "data_fingerprint": self.inputs.fingerprint,
             "data_sources": self.inputs.sources,
-            "primary": primary.to_dict() if isinstance(primary, Estimate) else
+            "primary": self._safe_dict(primary) if isinstance(primary, Estimate) else
             {"not_available": primary.reason},
-            "estimates": {k: v.to_dict() for k, v in self.estimates().items()},
+            "estimates": {k: self._safe_dict(v) for k, v in self.estimates().items()},
             "not_available": {k: v.reason for k, v in self._results.items() if isinstance(v, NotAvailable)},
             "costs": {k: v.to_dict() for k, v in self.cost_results.items()},
             "notes": self.notes,
