@@ -872,7 +872,8 @@ def staggered_did(
     est_all = _point_estimates(d, cells, att, layout, rep.m)
 
     var = rep.var(d.cluster)
-    se = np.sqrt(var) / d.n
+    # a cell with one treated and one comparison unit has zero variance up to rounding (-1e-17)
+    se = np.sqrt(np.clip(var, 0.0, None)) / d.n
     # reference cells (universal base period) and their aggregates have no sampling variance
     ref = np.array([c.t == c.base for c in cells] + [False] * (rep.m - m)) | (var <= 0)
     se[ref] = np.nan
