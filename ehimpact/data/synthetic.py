@@ -74,14 +74,9 @@ __all__ = [
     "PANEL_COUNTS",
 ]
 
-#: Event-based binary outcomes: flag -> (event_type, follow-up window in months).
-OUTCOME_WINDOWS: dict[str, tuple[str, int]] = {
-    "reref_eh_12m": ("eh_referral", 12),
-    "csc_referral_12m": ("csc_referral", 12),
-    "s47_12m": ("s47", 12),
-    "cpp_12m": ("cpp_start", 12),
-    "cla_24m": ("cla_start", 24),
-}
+#: Event-based binary outcomes: flag -> (event_type, follow-up window in months); one definition,
+#: shared with the statutory readers.
+from ehimpact.data.outcomes import OUTCOME_WINDOWS  # noqa: E402
 
 EVENT_TYPES = ("eh_referral", "csc_referral", "s47", "cpp_start", "cpp_end", "cla_start")
 
