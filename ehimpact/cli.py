@@ -74,7 +74,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg, _ = load_config(args.config)
     code = check_authority(args.config, args.authority)
     out = Path(args.out) if args.out else Path(cfg.output_dir)
-    outcome = run_one(args.config, code, out, run_name=cfg.batch.name if cfg.batch else "run", pdf=args.pdf)
+    outcome = run_one(args.config, code, out, run_name=cfg.batch.name if cfg.batch else "run", pdf=args.pdf,
+                      engine="ehimpact-inprocess")
     if outcome.status == "failed":
         print(f"error: run failed for {code}: {outcome.error}", file=sys.stderr)
         print(f"details: {outcome.folder}", file=sys.stderr)

@@ -170,9 +170,7 @@ def run_batch(
     finally:
         if bar is not None:
             bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        _quiet_shutdown(client, cluster)
     wall = time.perf_counter() - t0
     order = {c: i for i, c in enumerate(codes)}
     outcomes.sort(key=lambda o: order.get(o.authority, 0))
@@ -182,6 +180,28 @@ def run_batch(
         regional = _regional(run_dir, batch.timeout_per_notebook)
     index = write_index(run_dir, outcomes, wall=wall, workers=n_workers, regional=regional)
     return BatchResult(run_dir, outcomes, index, summary_csv, regional)
+
+
+def _quiet_shutdown(client: Any, cluster: Any) -> None:
+    """Close the Dask client and local cluster without heartbeat tracebacks on stderr.
+
+    Workers that are mid-heartbeat when the scheduler stops log ``CommClosedError``; that is
+    shutdown noise, not a failure, so distributed's loggers are silenced while closing.
+    """
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("distributed", "distributed.core", "distributed.worker",
+                                              "distributed.nanny", "distributed.scheduler", "tornado")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    finally:
+        for lg, lvl in zip(loggers, levels, strict=True):
+            lg.setLevel(lvl)
 
 
 def _remove_stale_temporaries(run_dir: Path) -> None:
@@ -261,7 +281,9 @@ def _regional(run_dir: Path, timeout: int) -> Path | None:
     with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
         nb = Path(tmp) / "regional_summary.ipynb"
         try:
-            pm.execute_notebook(str(notebook_path("regional_summary.ipynb")), str(nb),
+            import ehimpact.runner.engine  # noqa: F401  registers the in-process engine
+
+            pm.execute_notebook(str(notebook_path("regional_summary.ipynb")), str(nb), engine_name="ehimpact-inprocess",
                                 parameters={"run_dir": str(run_dir.resolve())}, progress_bar=False,
                                 execution_timeout=timeout, request_save_on_cell_execute=False, report_mode=True)
             to_html(nb, Path(tmp) / "regional_summary.html", watermark=True)

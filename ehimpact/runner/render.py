@@ -7,6 +7,7 @@ export (the report uses no JavaScript and no maths).  Figures are embedded as ba
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -36,6 +37,19 @@ def to_html(notebook_path: str | Path, html_path: str | Path, *, watermark: bool
     Path
     """
     import nbformat
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    body, _ = _exporter().from_notebook_node(nb)
+    body = _EXTERNAL.sub("", body)
+    if watermark:
+        body = body.replace("</head>", "<style>@media print { .eh-watermark { position: fixed; } }</style></head>", 1)
+    html_path = Path(html_path)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter():  # noqa: ANN202 - built once per process: Jinja compiles the templates on creation
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
@@ -48,14 +62,7 @@ def to_html(notebook_path: str | Path, html_path: str | Path, *, watermark: bool
     c.HTMLExporter.exclude_output_prompt = True
     exporter = HTMLExporter(config=c)
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
-    nb = nbformat.read(str(notebook_path), as_version=4)
-    body, _ = exporter.from_notebook_node(nb)
-    body = _EXTERNAL.sub("", body)
-    if watermark:
-        body = body.replace("</head>", "<style>@media print { .eh-watermark { position: fixed; } }</style></head>", 1)
-    html_path = Path(html_path)
-    html_path.write_text(body, encoding="utf-8")
-    return html_path
+    return exporter
 
 
 def find_chromium() -> str | None:
