@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
                        f"cost_range=0.25)\n"
                        f"d = simulate(m, draws={n}, seed=1)\n__result__ = round(float(d['npv'].mean()))")
         rows.append({"case": "simulation step only", "draws": n, "links": 7, **sim})
-    write_results("costs", rows, notes="ehimpact only (no peer library computes this). Seconds exclude imports; "
+    write_results("costs_quick" if "--quick" in argv else "costs", rows, notes="ehimpact only (no peer library computes this). Seconds exclude imports; "
                   "the machine is shared, so treat times as upper bounds.")
 
 

@@ -206,7 +206,7 @@ def main(argv: list[str]) -> int:
              "imports outside the timed region; peak memory is the process's max RSS. Per-case "
              f"timeout {timeout:.0f} s and address-space cap {cap / 1024**3:.0f} GB. The machine "
              "(2 cores) is shared with other jobs: times are indicative, compare rows of one run.")
-    write_results("matching", rows, notes)
+    write_results("matching_quick" if args.quick else "matching", rows, notes)
     return 0
 
 

@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
                 "d = pathlib.Path(tempfile.mkdtemp())\nr.children.to_csv(d / 'c.csv', index=False)\n",
                 "df = load(d / 'c.csv', dictionary='child_level')\n__result__ = len(df)")
             rows.append({"case": "load(CSV, dictionary='child_level')", "children": n, **ld})
-    write_results("synthetic", rows, notes="ehimpact only (no peer library). Seconds exclude imports; "
+    write_results("synthetic_quick" if "--quick" in argv else "synthetic", rows, notes="ehimpact only (no peer library). Seconds exclude imports; "
                   "the machine is shared, so treat times as upper bounds.")
 
 
