@@ -14,7 +14,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,9 @@ import pandas as pd
 from ehimpact.errors import InputError
 from ehimpact.estimators.result import Estimate, json_safe
 from ehimpact.report.sections import NotAvailable, Section
-from ehimpact.runner.config import Design, EvaluationConfig
+
+if TYPE_CHECKING:  # the config schema lives with the runner; the report only reads it
+    from ehimpact.runner.config import Design, EvaluationConfig
 
 __all__ = ["Evaluation", "Inputs", "load_inputs", "DEFAULT_COVARIATES"]
 
