@@ -72,27 +72,13 @@ def _demo_inputs(folder: Path, n: int, seed: int) -> dict:
 
 def _england_inputs(folder: Path, n: int, seed: int) -> dict:
     """``write_demo_inputs`` for the national list of authorities (one per region in quick mode)."""
-    from ehimpact.data import authorities, synthetic
-    from ehimpact.data.statutory_writer import write_statutory
+    from ehimpact.cli import write_demo_inputs
+    from ehimpact.data import authorities
 
     table = authorities.table()[["gss_code", "name", "region_code"]]
     if n < len(table):  # spread the sample over the regions
         table = table.groupby("region_code", group_keys=False).head(max(1, -(-n // 9))).head(n)
-    region = synthetic.region(n_authorities=None, authorities=table.reset_index(drop=True), seed=seed)
-    written = region.write(folder)
-    files = write_statutory(region, folder / "statutory")
-    first_code, first = next(iter(files.items()))
-    base = folder.parent
-
-    def template(path: Path) -> str:
-        return str(path.relative_to(base)).replace(first_code, "{authority}")
-
-    return {
-        "authority_panel": str(written["panel"].relative_to(base)),
-        "truth": str(written["truth"].relative_to(base)),
-        "statutory": {"local_export": template(first.local_export), "mapping": template(first.mapping),
-                      "cin_xml": template(first.cin_xml), "ssda903_dir": template(first.ssda903_dir)},
-    }
+    return write_demo_inputs(folder, n_authorities=None, authorities=table.reset_index(drop=True), seed=seed)
 
 
 def prepare(work: Path, name: str, n: int, seed: int) -> tuple[Path, list[str]]:

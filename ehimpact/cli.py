@@ -121,17 +121,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _report_batch(result)
 
 
-def write_demo_inputs(folder: Path, *, n_authorities: int, seed: int) -> dict:
+def write_demo_inputs(folder: Path, *, n_authorities: int | None, seed: int, authorities=None) -> dict:  # noqa: ANN001
     """Write a synthetic region as the files an authority really has, and return the config's ``data:``.
 
     The authority panel and the ground truth are written as tables; the child-level data as each
     authority's CIN census XML, SSDA903 CSVs and early-help export with its column mapping, so the
     demo runs through the same readers, outcome derivation and pseudonymisation as real data.
+    ``authorities`` (a table of ``gss_code, name, region_code``) replaces the default single region,
+    e.g. for a national batch.
     """
     from ehimpact.data import synthetic
     from ehimpact.data.statutory_writer import write_statutory
 
-    region = synthetic.region(n_authorities=n_authorities, seed=seed)
+    extra = {"authorities": authorities} if authorities is not None else {}
+    region = synthetic.region(n_authorities=n_authorities, seed=seed, **extra)
     written = region.write(folder)
     files = write_statutory(region, folder / "statutory")
     first_code, first = next(iter(files.items()))
