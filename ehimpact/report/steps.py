@@ -233,6 +233,12 @@ def step6(ev: Evaluation, sec: Section) -> None:
                 sec.say(f"Pre-trend test (event study leads jointly zero): p = {pt['pvalue']:.3f}.")
         else:
             _note(sec, es)
+    if d.name == "its" and hasattr(primary, "plot_acf"):
+        try:
+            sec.figures.append(("Residual autocorrelation (ACF): bars beyond the band suggest remaining "
+                                "autocorrelation", primary.plot_acf().figure))
+        except Exception:  # noqa: BLE001 - a diagnostic plot is optional
+            pass
     if d.name == "its":
         for key in ("durbin_watson", "ljung_box_pvalue", "overdispersion"):
             if key in diag:
@@ -263,9 +269,11 @@ def step7(ev: Evaluation, sec: Section) -> None:
                 sec.say(est.headline())
             else:
                 _note(sec, est)
-    if hasattr(primary, "att_gt") or hasattr(primary, "coefs"):
+    if hasattr(primary, "att_gt") or hasattr(primary, "coefs") or hasattr(primary, "counterfactual"):
+        caption = ("Observed, fitted and counterfactual series" if hasattr(primary, "counterfactual")
+                   else "Effects over time")
         try:
-            sec.figures.append(("Effects over time", primary.plot().figure))
+            sec.figures.append((caption, primary.plot().figure))
         except Exception:  # noqa: BLE001 - a second plot is optional
             pass
 
