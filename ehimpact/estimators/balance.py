@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ehimpact.estimators.checks import covariate_matrix
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -50,22 +52,7 @@ def balance_design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.nd
     >>> names
     ['a', 'g=x', 'g=y']
     """
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
-    for col in covariates:
-        s = data[col]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            blocks.append(s.to_numpy(dtype=float)[:, None])
-            names.append(col)
-        else:
-            cat = s.astype("category")
-            codes = cat.cat.codes.to_numpy()
-            levels = list(cat.cat.categories)
-            blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(float))
-            names.extend(f"{col}={lv}" for lv in levels)
-    if not blocks:
-        return np.empty((len(data), 0)), []
-    return np.hstack(blocks), names
+    return covariate_matrix(data, covariates, drop_first=False)
 
 
 def design_matrices(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
@@ -76,8 +63,6 @@ def design_matrices(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.n
     -------
     (X_ps, ps_names, X_balance, balance_names) : tuple
     """
-    from ehimpact.estimators.checks import covariate_matrix
-
     cols = list(covariates)
     if all(pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]) for c in cols):
         X = np.ascontiguousarray(data[cols].to_numpy(dtype=float))

@@ -139,13 +139,28 @@ def require_weights(data: pd.DataFrame, column: str | None) -> np.ndarray | None
     return w
 
 
-def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Numeric design columns for covariates; categorical ones become dummies (first level dropped).
+def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], *,
+                     drop_first: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Numeric columns for covariates: numbers as they are, categories as 0/1 indicators.
+
+    Parameters
+    ----------
+    data : DataFrame
+    covariates : list of str
+    drop_first : bool, default True
+        Drop each category's first level (a regression design).  ``False`` keeps every
+        level, as balance tables show them.
 
     Returns
     -------
     (X, names) : tuple
-        ``X`` has one column per numeric covariate or non-reference level.
+        ``names`` are ``covariate`` or ``covariate=level``.
+
+    Examples
+    --------
+    >>> X, names = covariate_matrix(pd.DataFrame({"a": [1.0, 2.0], "g": ["x", "y"]}), ["a", "g"])
+    >>> names
+    ['a', 'g=y']
     """
     blocks: list[np.ndarray] = []
     names: list[str] = []
@@ -155,9 +170,12 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.
             blocks.append(s.to_numpy(dtype=float)[:, None])
             names.append(col)
         else:
-            d = pd.get_dummies(s.astype("category"), prefix=col, prefix_sep="=", drop_first=True, dtype=float)
-            blocks.append(d.to_numpy())
-            names.extend(d.columns)
+            cat = s.astype("category")
+            codes = cat.cat.codes.to_numpy()  # missing -> -1 -> all indicators 0
+            levels = list(cat.cat.categories)[1 if drop_first else 0:]
+            first = 1 if drop_first else 0
+            blocks.append((codes[:, None] == np.arange(first, first + len(levels))[None, :]).astype(float))
+            names.extend(f"{col}={lv}" for lv in levels)
     if not blocks:
         return np.empty((len(data), 0)), []
     return np.hstack(blocks), names

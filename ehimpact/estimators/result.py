@@ -381,12 +381,11 @@ def normal_ci(estimate: float, se: float, level: float = 0.95, df: float | None 
     from scipy import special  # scipy.special, not frozen distributions: this is called in loops
 
     q = 0.5 + level / 2
-    if df is not None:
-        crit = float(special.stdtrit(df, q))
-        sf = (lambda x: float(special.stdtr(df, -x)))
-    else:
-        crit = float(special.ndtri(q))
-        sf = (lambda x: float(special.ndtr(-x)))
+    crit = float(special.stdtrit(df, q)) if df is not None else float(special.ndtri(q))
     z = estimate / se if se > 0 else float("nan")
-    p = 2 * sf(abs(z)) if math.isfinite(z) else float("nan")
+    if not math.isfinite(z):
+        p = float("nan")
+    else:
+        tail = special.stdtr(df, -abs(z)) if df is not None else special.ndtr(-abs(z))
+        p = 2 * float(tail)
     return (estimate - crit * se, estimate + crit * se), p
