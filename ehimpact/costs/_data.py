@@ -6,7 +6,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from ehimpact.yamlio import safe_load
 
 __all__ = ["data_text", "load_yaml"]
 
@@ -18,7 +18,7 @@ def data_text(name: str) -> str:
 
 @cache
 def _cached_yaml(name: str) -> Any:
-    return yaml.safe_load(data_text(name))
+    return safe_load(data_text(name))
 
 
 def load_yaml(name: str) -> Any:

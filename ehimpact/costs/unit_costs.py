@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -147,8 +148,8 @@ class UnitCosts:
     @classmethod
     def default(cls) -> UnitCosts:
         """The shipped database (``data/unit_costs.csv``; GMCA UCD v1.4 values, see DOMAIN.md 3.2)."""
-        df = pd.read_csv(io.StringIO(data_text("unit_costs.csv")), dtype=str, keep_default_na=False)
-        return cls(df.to_dict(orient="records"), source="ehimpact unit-cost database (GMCA UCD v1.4 values)")
+        records = [dict(r) for r in _default_records()]  # copies: the constructor fills in defaults
+        return cls(records, source="ehimpact unit-cost database (GMCA UCD v1.4 values)")
 
     @classmethod
     def from_csv(cls, path: str | Path) -> UnitCosts:
@@ -248,3 +249,10 @@ class UnitCosts:
             col = "value_" + format_year(parse_year(price_year, field="price_year")).replace("/", "_")
             df[col] = [r["value"] * table.factor(r["price_year"], price_year) for r in self._rows.values()]
         return df
+
+
+@functools.cache
+def _default_records() -> tuple[dict[str, str], ...]:
+    """The shipped database's rows, parsed once per process (treat as read-only)."""
+    df = pd.read_csv(io.StringIO(data_text("unit_costs.csv")), dtype=str, keep_default_na=False)
+    return tuple(df.to_dict(orient="records"))

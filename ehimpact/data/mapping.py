@@ -54,6 +54,7 @@ from ehimpact.data.read_report import (
     read_csv_records,
 )
 from ehimpact.errors import InputError
+from ehimpact.yamlio import safe_load
 
 __all__ = ["FIELDS", "REQUIRED", "ColumnMapping", "LocalExport", "load_mapping", "read_local_export"]
 
@@ -184,7 +185,7 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
             raise InputError(f"mapping file not found: {path}", field="mapping",
                              fix="check the path to the column-mapping YAML")
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise InputError(f"{name} is not valid YAML ({str(err).splitlines()[0]})",
                              field="mapping", fix="fix the YAML syntax (indentation, colons, quotes)") from None

@@ -8,6 +8,7 @@ temporary name and renamed, so a reader never sees a half-written file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -26,13 +27,18 @@ _PACKAGES = ("ehimpact", "numpy", "pandas", "scipy", "statsmodels", "linearmodel
 
 def package_versions() -> dict[str, str]:
     """Versions of ehimpact and the libraries its numbers depend on."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
     out = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ehimpact.errors import InputError
+from ehimpact.yamlio import safe_load
 
 __all__ = [
     "EvaluationConfig",
@@ -313,7 +314,7 @@ def load_config(path: str | Path) -> tuple[RunConfig, Path]:
     if not path.exists():
         raise InputError(f"config file not found: {path}", field="CONFIG", fix="check the path")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
