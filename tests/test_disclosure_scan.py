@@ -112,3 +112,38 @@ def test_report_package_is_lazy():
     code = ("import sys, ehimpact.report as r; assert 'ehimpact.report.disclosure' not in sys.modules; "
             "r.disclose; assert 'ehimpact.report.disclosure' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _figure_html(labels):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ehimpact.report.figures import figure_html
+
+    fig, ax = plt.subplots()
+    ax.barh(labels, [1.0] * len(labels))
+    ax.set_title("Balance & overlap <by group>")
+    out = figure_html(fig, "A figure")
+    plt.close(fig)
+    return out
+
+
+def test_identifier_inside_an_embedded_svg_figure_is_found(tmp_path):
+    """Figures are base64 SVG with their text kept as text: the scan reads the words inside them."""
+    root = _clean_folder(tmp_path / "out")
+    (root / "fig.html").write_text(f"<html><body>{_figure_html(['age', 'LA123-000018'])}</body></html>")
+    found = scan_outputs(root, identifiers=IDS)
+    assert [(f.file, f.kind) for f in found] == [("fig.html", "identifier")]
+    assert found[0].location.startswith("figure text") and "LA123-000018" in found[0].detail
+
+
+def test_svg_figure_text_is_read_and_unescaped(tmp_path):
+    from ehimpact.report.figures import svg_texts
+
+    texts = svg_texts(_figure_html(["age", "fsm"]))
+    assert "Balance & overlap <by group>" in texts and {"age", "fsm"} <= set(texts)
+    root = _clean_folder(tmp_path / "out")
+    (root / "fig.html").write_text(_figure_html(["age", "fsm"]))
+    assert scan_outputs(root, identifiers=IDS) == []

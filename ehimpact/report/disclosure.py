@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ehimpact.errors import InputError
+from ehimpact.report.figures import svg_texts
 
 __all__ = [
     "disclose",
@@ -716,7 +717,8 @@ class Finding:
     file : str
         Path relative to the scanned folder.
     location : str
-        ``"line 12"``, or for tables ``"table 'x' row 3 column 'n'"``.
+        ``"line 12"``, ``"figure text 3"`` (words inside an embedded SVG figure), or for
+        tables ``"table 'x' row 3 column 'n'"``.
     kind : {"identifier", "small count", "unreadable"}
     detail : str
         What was found (an identifier is named, so the evaluator can find it; the
@@ -863,15 +865,17 @@ def scan_outputs(
             found.append(Finding(rel, "file", "unreadable", str(exc)))
             continue
         if ids:
-            for lineno, line in enumerate(text.splitlines(), start=1):
+            # the words inside embedded SVG figures (base64, so invisible to a line scan) too
+            lines = [(f"line {n}", line) for n, line in enumerate(text.splitlines(), start=1)]
+            lines += [(f"figure text {i}", t) for i, t in enumerate(svg_texts(text), start=1)]
+            for where, line in lines:
                 for tok in _TOKEN.findall(line):
                     hits = {tok} if tok in ids else set()
                     # tokens like "C1.csv" or "id-C1" contain identifiers between punctuation
                     hits |= {p for p in re.split(r"[./]", tok) if p in ids}
                     hits |= {p for p in re.split(r"[.\-/]", tok) if p in ids}
                     for h in sorted(hits):
-                        found.append(Finding(rel, f"line {lineno}", "identifier",
-                                             f"record-level identifier {h!r}"))
+                        found.append(Finding(rel, where, "identifier", f"record-level identifier {h!r}"))
         if suffix in (".json", ".ipynb"):
             try:
                 doc = json.loads(text)

@@ -74,21 +74,32 @@ def format_number(x: float) -> str:
 
 
 def show(section: Section) -> None:
-    """Display a section in a notebook: heading, prompt, text, tables, figures."""
+    """Display a section in a notebook: heading, prompt, text, tables, figures.
+
+    The heading, prompt and paragraphs go out as one Markdown output, and each table or
+    figure as one HTML output with its caption, so a report has a few dozen outputs rather
+    than a hundred (each output costs time in papermill and nbconvert).
+    """
+    import html
+
     from IPython.display import HTML, Markdown, display
 
-    display(Markdown(f"## {section.number}. {section.title}"))
+    text = [f"## {section.number}. {section.title}"]
     if section.prompt:
-        display(Markdown(f"*{section.prompt}*"))
-    for p in section.paragraphs:
-        display(Markdown(p))
+        text.append(f"*{section.prompt}*")
+    display(Markdown("\n\n".join(text + list(section.paragraphs))))
     for caption, table in section.tables:
-        display(Markdown(f"**{caption}**"))
-        display(HTML('<div style="overflow-x:auto">' + table.to_html(
-            index=False, na_rep="", float_format=format_number, classes="eh-table", border=0) + "</div>"))
-    for caption, fig in section.figures:
-        display(Markdown(f"**{caption}**"))
-        display(fig)
-        import matplotlib.pyplot as plt
+        body = table.to_html(index=False, na_rep="", float_format=format_number, classes="eh-table", border=0)
+        # tabindex: a wide table scrolls sideways, and keyboard users can reach the scroll bar
+        display(HTML(f"<p><strong>{html.escape(caption)}</strong></p>"
+                     f'<div tabindex="0" style="overflow-x:auto">{body}</div>'))
+    if not section.figures:
+        return
+    import matplotlib.pyplot as plt
 
+    from ehimpact.report.figures import figure_html
+
+    for caption, fig in section.figures:
+        # drawn once, as SVG, with the caption as its alternative text
+        display(HTML(f"<p><strong>{html.escape(caption)}</strong></p>{figure_html(fig, caption)}"))
         plt.close(fig)

@@ -618,7 +618,7 @@ def warm_imports(modules: tuple[str, ...] = HEAVY_MODULES) -> dict[str, float]:
 
 
 def _first_figure() -> None:
-    """Draw one small figure to PNG, as the inline backend does: loads fonts and the Agg renderer."""
+    """Draw one small figure to PNG (as the inline backend does) and SVG (as reports do): loads fonts and renderers."""
     if "matplotlib.pyplot" not in sys.modules:
         return
     plt = sys.modules["matplotlib.pyplot"]
@@ -627,6 +627,9 @@ def _first_figure() -> None:
     ax.set_title("warm-up")
     ax.legend()
     fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    from ehimpact.report.figures import figure_svg
+
+    figure_svg(fig)  # the report's figures are SVG: load that backend too
     plt.close(fig)
 
 
