@@ -198,7 +198,7 @@ def run_one(
             outcome.attempts = attempt + 1
             try:
                 t = time.perf_counter()
-                pm.execute_notebook(str(notebook_path()), str(tmp / "report.ipynb"), parameters=params,
+                executed = pm.execute_notebook(str(notebook_path()), str(tmp / "report.ipynb"), parameters=params,
                                     kernel_name=kernel_name, progress_bar=False, execution_timeout=timeout,
                                     request_save_on_cell_execute=False, report_mode=True,
                                     engine_name=engine)  # [engine]
@@ -216,7 +216,7 @@ def run_one(
         res.setdefault("parameters", {})["results_path"] = str(final / "results.json")
         atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
         t = time.perf_counter()
-        to_html(tmp / "report.ipynb", tmp / "report.html", watermark=bool(res.get("synthetic")))
+        to_html(executed, tmp / "report.html", watermark=bool(res.get("synthetic")))
         timings["render"] = time.perf_counter() - t
         if pdf:
             to_pdf(tmp / "report.html", tmp / "report.pdf")
