@@ -79,6 +79,20 @@ def _progress(total: int):
         return None
 
 
+#: Dask settings for the local cluster a batch starts (an existing cluster keeps its own).
+#: Measured on the 2-core machine (benchmarks/results/batch.md): Dask's default
+#: ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc hand memory back to the system after every
+#: large free, which slowed a notebook's pandas work by about 10%; the workers here live
+#: for one batch, so the C library's own (adaptive) threshold is kept.  The statistical
+#: profiler samples the running task's stack every 10 ms for the dashboard, which a
+#: batch does not start.
+LOCAL_WORKER_CONFIG: dict[str, Any] = {
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1,
+                                            "OPENBLAS_NUM_THREADS": 1},
+    "distributed.worker.profile.enabled": False,
+}
+
+
 def run_batch(
     config_path: str | Path,
     *,
@@ -120,6 +134,7 @@ def run_batch(
     -------
     BatchResult
     """
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
     config_path = Path(config_path).resolve()
@@ -144,8 +159,9 @@ def run_batch(
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=min(n_workers, len(codes)), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+        with dask.config.set(LOCAL_WORKER_CONFIG):
+            cluster = LocalCluster(n_workers=min(n_workers, len(codes)), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
         client = Client(cluster)
     if engine == "ehimpact-inprocess":  # [engine] import pandas, statsmodels, ... once per worker
         from ehimpact.runner.engine import WarmImports
