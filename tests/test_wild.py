@@ -237,3 +237,33 @@ def test_absorbed_effects_bootstrap_equals_dummy_regression_bootstrap(weighted, 
     assert_allclose(wb["estimate"], ref.estimate, rtol=1e-9)
     assert wb["pvalue"] == ref.pvalue
     assert_allclose(wb["ci"], ref.ci, rtol=1e-6)
+
+
+def test_four_clusters_rademacher_interval_is_unbounded_webb_is_not():
+    """With 4 clusters the 16 Rademacher sign vectors cannot reject anything at 5%: say so, don't search to 1e13.
+
+    The two equal-sign vectors reproduce the sample's own t at every null value, so the p-value
+    never falls below 2/16.  Webb's six-point weights (6**4 = 1296 vectors) bound the interval.
+    """
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(4), 40)
+    x = rng.normal(size=len(g)) + rng.normal(size=4)[g]
+    y = 0.5 * x + rng.normal(size=4)[g] + rng.normal(size=len(g))
+    X = np.column_stack([np.ones(len(g)), x])
+    rad = wild_cluster_bootstrap(y, X, 1, g)
+    assert rad.enumerated and rad.draws == 16
+    assert rad.ci == (-np.inf, np.inf)
+    assert rad.pvalue >= 2 / 16
+    for far in (10.0, 1e3, 1e4):  # no value is rejected as far out as the search goes
+        assert wild_cluster_bootstrap(y, X, 1, g, null=rad.estimate + far * rad.se).pvalue >= 0.05
+    webb = wild_cluster_bootstrap(y, X, 1, g, weight_type="webb", draws=999, seed=3)
+    lo, hi = webb.ci
+    assert np.isfinite(lo) and np.isfinite(hi) and lo < webb.estimate < hi
+    assert hi - lo < 200 * webb.se
+
+
+def test_unbounded_interval_is_worded_for_a_reader():
+    est = eh.Estimate(estimate=-3.0, se=2.0, ci=(-np.inf, np.inf), pvalue=0.4, n_treated=3, n_control=1,
+                      estimand="ATT", method="m", outcome="referrals_rate", scale="level", units="authorities")
+    assert "unbounded: the data cannot rule out any size of effect" in est.headline()
+    assert "-inf" not in est.headline() and "inf" not in est.headline().replace("information", "")

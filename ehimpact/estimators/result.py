@@ -207,8 +207,10 @@ class Estimate:
         pct = f"{100 * self.level:.0f}% CI"
         null = self.null_value
         lo, hi = (x - null for x in self.ci)
-        if not (math.isfinite(lo) and math.isfinite(hi)):
+        if math.isnan(lo) or math.isnan(hi):
             return f"{pct} not available"
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return f"{pct} unbounded: the data cannot rule out any size of effect"
         if lo * hi >= 0:  # same side of the null
             a, b = sorted((abs(lo), abs(hi)))
             return f"{pct} {self._magnitude(a)} to {self._magnitude(b)}"
