@@ -319,6 +319,9 @@ class Evaluation:
             n_clusters = p["authority_code"].nunique()
             if n_clusters < 30:  # few clusters: analytic cluster-robust intervals are too narrow
                 opts["inference"] = "wild"
+                # Rademacher signs give only 2**G distinct draws (16 with 4 clusters: no value can
+                # be rejected at 5%); Webb's six-point weights give 6**G (MacKinnon & Webb 2017)
+                opts.setdefault("wild_weights", "webb" if n_clusters <= 12 else "rademacher")
         if name == "did_2x2":
             if adoption is None:
                 raise InputError(f"{self.authority} did not adopt the new model in these data", field="design",
@@ -370,8 +373,11 @@ class Evaluation:
                 g = data["authority_code"].nunique()
                 self.notes[key] = (
                     f"With only {g} authorities (clusters) in this comparison, confidence intervals and p-values "
-                    f"for {design.name} use the wild cluster bootstrap (null imposed) rather than analytic "
-                    "cluster-robust standard errors, which are too narrow with fewer than 30 clusters.")
+                    f"for {design.name} use the wild cluster bootstrap (null imposed"
+                    f"{', Webb six-point weights' if kwargs.get('wild_weights') == 'webb' else ''}) rather than "
+                    "analytic cluster-robust standard errors, which are too narrow with fewer than 30 clusters.")
+            if "seed" not in kwargs and _accepts(spec.func, "seed"):
+                kwargs["seed"] = self.config.seed  # bootstrap draws reproducible run to run
             est = spec.func(data, **kwargs)
             est.synthetic = self.synthetic
             if label and not est.outcome_label:
@@ -471,6 +477,17 @@ class Evaluation:
             "sections": [s.to_dict() for s in secs],
             "disclosure_log": self.disclosure_log,
         })
+
+
+def _accepts(func: Any, name: str) -> bool:
+    """Whether ``func`` takes a keyword argument ``name`` (plug-in estimators may not)."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params
 
 
 def _suppress_small(obj: Any, threshold: int, symbol: str) -> Any:
