@@ -22,11 +22,17 @@ What is measured, each batch in a fresh process (``harness.run_case``):
 * ``baseline_per_nb_s``: ``Evaluation(config, authority=code).results()`` for the authorities
   in one process after importing everything, with one BLAS thread as in a Dask worker (a
   sample of them for England with ``--baseline-every``), divided by their number: the
-  analysis itself.
-* ``figures_png_s``: in the same process, drawing each report's figures to PNG as the
-  inline backend does (``bbox_inches="tight"``): part of ``execution_s`` and of the overhead,
-  since the plain calls only build the figures.
-* ``overhead_per_nb_s`` = ``wall_s * workers / n - baseline_per_nb_s``.
+  analysis itself.  Measured before and after the batches (``baseline_before_s``,
+  ``baseline_after_s``) and averaged, since this machine's speed drifts by 10-30% within
+  minutes and the overhead is a difference of two such measurements.
+* ``figures_s``: in the same process, drawing each report's figures as the report does
+  (``ehimpact.report.figures.figure_svg``: SVG, tight box): part of ``execution_s`` and of
+  the overhead, since the plain calls only build the figures.
+* ``overhead_per_nb_s`` = ``wall_s * workers / n - baseline_per_nb_s`` (drawing the figures
+  counted as overhead, the strict reading).
+* ``overhead_excl_figures_per_nb_s`` = the same minus ``figures_s``: the notebook machinery
+  alone (papermill, engine, display, HTML), if drawing the figures once is counted as part of
+  the analysis, as a plain script that saves its figures would.
 * split per notebook (means over the run's notebooks, from ``status.json`` and the papermill
   metadata of each ``report.ipynb``): ``kernel_s`` (kernel start-up before the first cell
   plus shutdown after the last), ``papermill_s`` (reading, parameterising, writing the
@@ -116,6 +122,7 @@ import matplotlib.pyplot as plt
 from ehimpact.runner.engine import warm_imports
 warm_imports()
 from ehimpact.report.evaluation import Evaluation
+from ehimpact.report.figures import figure_svg
 from ehimpact.runner.config import load_config
 cfg, base = load_config({str(config)!r})
 codes = {codes!r}
@@ -123,15 +130,15 @@ Evaluation(cfg.evaluation, authority=codes[0], base_dir=base).results()  # first
 plt.close("all")
 """
     timed = """
-import io, time as _t
+import time as _t
 figures = 0.0
 for code in codes:
     ev = Evaluation(cfg.evaluation, authority=code, base_dir=base)
     ev.results()
-    t = _t.perf_counter()  # what displaying the figures costs: PNG as the inline backend draws them
+    t = _t.perf_counter()  # what drawing the figures costs, as the report draws them
     for sec in ev.sections():
         for _, fig in sec.figures:
-            fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+            figure_svg(fig)
     figures += _t.perf_counter() - t
     plt.close("all")
 __result__ = {"n": len(codes), "figures": figures}
@@ -140,6 +147,16 @@ __result__ = {"n": len(codes), "figures": figures}
     # baseline's core-seconds compare with wall x workers
     one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     return run_case(setup, timed, timeout=7200, env=one_thread)
+
+
+def measure_baseline(config: Path, sample: list[str], label: str) -> tuple[float, float]:
+    """(analysis seconds, figure-drawing seconds) per authority, from :func:`baseline`."""
+    base = baseline(config, sample)
+    figs = (base.get("result") or {}).get("figures", float("nan")) / len(sample)
+    per_nb = base.get("seconds", float("nan")) / len(sample) - figs
+    print(f"{label} {per_nb:.2f} s per authority, figures {figs:.2f} s (sample of {len(sample)}) "
+          f"{base.get('error', '')}", flush=True)
+    return per_nb, figs
 
 
 def run_batch_case(config: Path, engine: str | None, workers: int) -> dict:
@@ -213,6 +230,7 @@ def main(argv: list[str]) -> int:
     sizes = {"demo": 4 if args.quick else 19, "england": 9 if args.quick else 153}
     names = [args.only] if args.only else ["demo", "england"]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    load0 = os.getloadavg()
     imports = import_seconds()
     print(f"heavy-module imports in a fresh process: {imports:.2f} s", flush=True)
     rows: list[dict] = []
@@ -221,11 +239,9 @@ def main(argv: list[str]) -> int:
         n = len(codes)
         every = args.baseline_every or (1 if args.quick or name == "demo" else 8)
         sample = codes[::every]
-        base = baseline(config, sample)
-        figures_per_nb = (base.get("result") or {}).get("figures", float("nan")) / len(sample)
-        base_per_nb = base.get("seconds", float("nan")) / len(sample) - figures_per_nb
-        print(f"{name}: {n} authorities; baseline {base_per_nb:.2f} s per authority "
-              f"(sample of {len(sample)}) {base.get('error', '')}", flush=True)
+        # the machine's speed drifts by 10-30% over minutes: measure the baseline before and
+        # after the batches and use the mean, so the difference compares like with like
+        before = measure_baseline(config, sample, f"{name}: {n} authorities; baseline before")
         runs = {}
         for label in engines:
             out = Path(yaml.safe_load(config.read_text())["output_dir"])
@@ -233,6 +249,9 @@ def main(argv: list[str]) -> int:
             res = run_batch_case(config, ENGINES[label], args.workers)
             info = res.get("result") or {}
             runs[label] = (res, info, split(info.get("folders", []), info.get("started")))
+        after = measure_baseline(config, sample, f"{name}: baseline after")
+        base_per_nb = (before[0] + after[0]) / 2
+        figures_per_nb = (before[1] + after[1]) / 2
         warm_cells = runs["inprocess"][2].get("cells") if "inprocess" in runs else None
         for label, (res, info, parts) in runs.items():
             wall = res.get("seconds", float("nan"))
@@ -246,10 +265,12 @@ def main(argv: list[str]) -> int:
             row = {
                 "batch": name, "engine": label, "notebooks": n, "ok": info.get("ok"), "failed": info.get("failed"),
                 "workers": args.workers, "wall_s": wall, "wall_x_workers_per_nb_s": share,
-                "baseline_per_nb_s": base_per_nb, "overhead_per_nb_s": share - base_per_nb,
+                "baseline_per_nb_s": base_per_nb, "baseline_before_s": before[0], "baseline_after_s": after[0],
+                "overhead_per_nb_s": share - base_per_nb,
                 "kernel_s": parts.get("kernel"), "papermill_s": parts.get("execute", 0) - parts.get("nb", 0),
                 "imports_s": imp, "execution_s": cells - (imp if label == "kernel" else 0.0),
-                "figures_png_s": figures_per_nb,
+                "overhead_excl_figures_per_nb_s": share - base_per_nb - figures_per_nb,
+                "figures_s": figures_per_nb,
                 "render_s": parts.get("render"),
                 "startup_s": parts.get("startup"),
                 "other_s": share - parts.get("execute", float("nan")) - parts.get("render", float("nan"))
@@ -264,14 +285,17 @@ def main(argv: list[str]) -> int:
     load = os.getloadavg()
     notes = (f"{'QUICK run (4 demo, 9 England authorities). ' if args.quick else ''}"
              f"{args.workers} Dask workers (processes, 1 thread each) on a {os.cpu_count()}-core machine that is "
-             f"SHARED with other engineers' jobs (load average at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}): "
-             "times are upper bounds. Heavy-module import time in a fresh process: "
+             f"may be shared with other jobs (load average at the start {load0[0]:.1f}, {load0[1]:.1f}, "
+             f"{load0[2]:.1f}; at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}); this machine's speed also "
+             "varies by about 10-15% from run to run. Heavy-module import time in a fresh process: "
              f"{imports:.2f} s. Per-notebook columns are means; overhead = wall x workers / notebooks - baseline "
-             "(the same Evaluation(...).results() calls in one warm process"
+             "(the same Evaluation(...).results() calls in one warm process, measured before and after the batch "
+             "and averaged"
              f"{', England on every ' + str(args.baseline_every or 8) + 'th authority' if 'england' in names and not args.quick else ''}). "
              "kernel_s = kernel start before the first cell + shutdown after the last; imports_s (kernel) = the "
              "notebooks' cell time with kernels minus with the warm engine; execution_s = cell time minus "
-             "imports (analysis plus drawing the figures); other_s = the rest of the wall share "
+             "imports (analysis plus drawing the figures); figures_s = drawing one report's figures as the report does "
+             "(SVG), in the baseline process; overhead_excl_figures = overhead - figures_s; other_s = the rest of the wall share "
              "(run bookkeeping, Dask, cluster start, idle cores; in-process imports excluded); startup_s = from the "
              "run_batch call to the first notebook starting (cluster start, warm imports); busy = run time / (wall x workers).")
     write_results("batch_quick" if args.quick else "batch", rows, notes=notes)
