@@ -42,3 +42,13 @@ def test_few_authorities_get_webb_wild_bootstrap_reproducibly(tmp_path):
     assert np.isfinite(ea.ci[0]) and np.isfinite(ea.ci[1])
     note = next(v for k, v in a.notes.items() if k.startswith("event_study"))
     assert "Webb six-point weights" in note and "5 authorities" in note
+
+
+def test_outcome_measures_table_names_source_and_follow_up(tmp_path):
+    """Step 3 takes each outcome's source and window from the data dictionary (it once showed blanks)."""
+    ev = _evaluation(tmp_path)
+    table = dict(ev.section(3).tables)["Outcome measures"].set_index("measure")
+    assert table.loc["csc_referral_12m", "source"] == "CIN census"
+    assert table.loc["csc_referral_12m", "follow-up"] == "12 months"
+    assert table.loc["cla_24m", "follow-up"] == "24 months"
+    assert (table["source"] != "").all() and (table["role"] == ["primary", "secondary", "secondary"]).all()

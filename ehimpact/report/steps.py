@@ -62,12 +62,13 @@ def step3(ev: Evaluation, sec: Section) -> None:
     rows = []
     fields = _dictionary_fields("child_level") | _dictionary_fields("authority_panel")
     for o in ev.config.outcomes:
-        f = fields.get(o.column, {})
+        f = fields.get(o.column)
+        window = (f.outcome or {}).get("window_months") if f is not None else None
         rows.append({
             "measure": o.column,
-            "meaning": o.label or f.get("description", ""),
-            "source": f.get("source", ""),
-            "follow-up": f"{f['follow_up_months']} months" if f.get("follow_up_months") else "",
+            "meaning": o.label or (f.description if f is not None else ""),
+            "source": f.source if f is not None else "the authority's own data",
+            "follow-up": f"{window} months" if window else "",
             "role": "primary" if o.primary else "secondary",
         })
     ev.add_table(sec, "Outcome measures", pd.DataFrame(rows), counts=[])
@@ -76,17 +77,11 @@ def step3(ev: Evaluation, sec: Section) -> None:
             "Families headline problems where one applies.")
 
 
-def _dictionary_fields(name: str) -> dict[str, dict[str, Any]]:
-    try:
-        from ehimpact.data.dictionary import load_dictionary
+def _dictionary_fields(name: str) -> dict[str, Any]:
+    """Column name -> :class:`ehimpact.data.dictionary.Field` of a shipped dictionary."""
+    from ehimpact.data import dictionary
 
-        d = load_dictionary(name)
-        fields = d.fields if hasattr(d, "fields") else d.get("fields", {})
-        if isinstance(fields, list):
-            fields = {f["name"]: f for f in fields}
-        return {k: (v if isinstance(v, dict) else getattr(v, "__dict__", {})) for k, v in fields.items()}
-    except Exception:  # noqa: BLE001 - dictionary text is descriptive only
-        return {}
+    return dict(dictionary.get(name).fields)
 
 
 # ---------------------------------------------------------------------------- 4-5
