@@ -52,3 +52,22 @@ def test_outcome_measures_table_names_source_and_follow_up(tmp_path):
     assert table.loc["csc_referral_12m", "follow-up"] == "12 months"
     assert table.loc["cla_24m", "follow-up"] == "24 months"
     assert (table["source"] != "").all() and (table["role"] == ["primary", "secondary", "secondary"]).all()
+
+
+def test_a_figure_that_cannot_be_drawn_is_named_not_dropped(tmp_path, monkeypatch):
+    from ehimpact.costs.scorecard import Scorecard
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("no axis for you")
+
+    monkeypatch.setattr(Scorecard, "plot", broken)
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["evaluation"]["data"] = {"synthetic": {"n_authorities": 5, "seed": 5, "children_per_authority": 300}}
+    cfg["evaluation"]["robustness"] = []
+    cfg["evaluation"]["costs"]["draws"] = 200
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    config, base = load_config(path)
+    sec = Evaluation(config.evaluation, base_dir=base).section(9)
+    assert any("scorecard plot could not be drawn (ValueError: no axis for you)" in p for p in sec.paragraphs)
+    assert "Scorecard" not in [c for c, _ in sec.figures]

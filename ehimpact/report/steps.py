@@ -232,8 +232,8 @@ def step6(ev: Evaluation, sec: Section) -> None:
         try:
             sec.figures.append(("Residual autocorrelation (ACF): bars beyond the band suggest remaining "
                                 "autocorrelation", primary.plot_acf().figure))
-        except Exception:  # noqa: BLE001 - a diagnostic plot is optional
-            pass
+        except Exception as exc:  # noqa: BLE001 - a diagnostic plot is optional, but say it is missing
+            _figure_missing(sec, "The residual autocorrelation plot", exc)
     if d.name == "its":
         for key in ("durbin_watson", "ljung_box_pvalue", "overdispersion"):
             if key in diag:
@@ -269,8 +269,13 @@ def step7(ev: Evaluation, sec: Section) -> None:
                    else "Effects over time")
         try:
             sec.figures.append((caption, primary.plot().figure))
-        except Exception:  # noqa: BLE001 - a second plot is optional
-            pass
+        except Exception as exc:  # noqa: BLE001 - a second plot is optional, but say it is missing
+            _figure_missing(sec, f"The plot '{caption}'", exc)
+
+
+def _figure_missing(sec: Section, what: str, exc: Exception) -> None:
+    """Say in the report that a figure could not be drawn, and why (never drop it silently)."""
+    sec.say(f"*{what} could not be drawn ({type(exc).__name__}: {str(exc)[:200]}).*")
 
 
 def _plot_fig(est: Estimate):
@@ -383,8 +388,8 @@ def step9(ev: Evaluation, sec: Section) -> None:
             ax = res.plot()
             fig = ax.figure if hasattr(ax, "figure") else ax
             sec.figures.append((name.replace("_", " ").capitalize(), fig))
-        except Exception:  # noqa: BLE001 - a missing plot does not stop the report
-            pass
+        except Exception as exc:  # noqa: BLE001 - a missing plot does not stop the report
+            _figure_missing(sec, f"The {name.replace('_', ' ')} plot", exc)
         ev.cost_results[name] = res
 
 
