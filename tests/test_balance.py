@@ -75,3 +75,25 @@ def test_plots_are_keyword_only_and_return_axes():
     assert love_plot(tab, ax=a1) is a1
     assert overlap_plot(np.random.default_rng(1).uniform(size=len(d)), d, ax=a2) is a2
     plt.close(fig)
+
+
+def test_overlap_plot_draws_each_group_as_a_density():
+    """Two filled step outlines, treated above the line and comparison below, each integrating to 1."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import StepPatch
+
+    rng = np.random.default_rng(3)
+    d = rng.integers(0, 2, 400)
+    score = np.clip(rng.beta(2, 3, 400) + 0.1 * d, 0, 1)
+    ax = overlap_plot(score, d, bins=20)
+    steps = [p for p in ax.patches if isinstance(p, StepPatch)]
+    assert [s.get_label() for s in steps] == ["treated", "comparison"]
+    (ht, edges_t), (hc, edges_c) = ((s.get_data().values, s.get_data().edges) for s in steps)
+    np.testing.assert_allclose(edges_t, np.linspace(0, 1, 21))
+    np.testing.assert_allclose((ht * np.diff(edges_t)).sum(), 1.0)
+    np.testing.assert_allclose((-hc * np.diff(edges_c)).sum(), 1.0)
+    assert (ht >= 0).all() and (hc <= 0).all()
+    plt.close(ax.figure)

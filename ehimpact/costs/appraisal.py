@@ -334,7 +334,7 @@ class ValueForMoney(CostResult):
         if kind == "npv":
             if self.draws is None:
                 raise InputError("no simulation was run", field="kind", fix="run with draws > 0")
-            ax.hist(self.draws["npv"], bins=60, color="#1f4e79", alpha=0.85)
+            ax.hist(self.draws["npv"], bins=60, histtype="stepfilled", color="#1f4e79", alpha=0.85)
             ax.axvline(0, color="firebrick", linestyle="--", linewidth=1)
             ax.axvline(self.headline["npv"], color="black", linewidth=1)
             ax.set_xlabel(f"net present value (£, {self.assumptions.get('price_base')} prices)")

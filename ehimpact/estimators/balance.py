@@ -251,9 +251,9 @@ def overlap_plot(score: np.ndarray, d: np.ndarray, *, ax: Axes | None = None, bi
     edges = np.linspace(0, 1, bins + 1)
     ht, _ = np.histogram(score[d == 1], bins=edges, density=True)
     hc, _ = np.histogram(score[d == 0], bins=edges, density=True)
-    width = np.diff(edges)
-    ax.bar(edges[:-1], ht, width=width, align="edge", color="#1f4e79", alpha=0.8, label="treated")
-    ax.bar(edges[:-1], -hc, width=width, align="edge", color="#b22222", alpha=0.8, label="comparison")
+    # one filled step outline per group (not a bar per bin): looks the same, draws in half the time
+    ax.stairs(ht, edges, fill=True, color="#1f4e79", alpha=0.8, label="treated")
+    ax.stairs(-hc, edges, fill=True, color="#b22222", alpha=0.8, label="comparison")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("propensity score")
     ax.set_ylabel("density (comparison below the line)")
