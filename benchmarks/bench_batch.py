@@ -284,7 +284,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     load = os.getloadavg()
     notes = (f"{'QUICK run (4 demo, 9 England authorities). ' if args.quick else ''}"
-             f"{args.workers} Dask workers (processes, 1 thread each) on a {os.cpu_count()}-core machine that is "
+             f"{args.workers} Dask workers (processes, 1 thread each) on a {os.cpu_count()}-core machine that "
              f"may be shared with other jobs (load average at the start {load0[0]:.1f}, {load0[1]:.1f}, "
              f"{load0[2]:.1f}; at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}); this machine's speed also "
              "varies by about 10-15% from run to run. Heavy-module import time in a fresh process: "
