@@ -71,3 +71,42 @@ def test_a_figure_that_cannot_be_drawn_is_named_not_dropped(tmp_path, monkeypatc
     sec = Evaluation(config.evaluation, base_dir=base).section(9)
     assert any("scorecard plot could not be drawn (ValueError: no axis for you)" in p for p in sec.paragraphs)
     assert "Scorecard" not in [c for c, _ in sec.figures]
+
+
+def test_monthly_chart_is_not_drawn_when_a_month_has_a_small_count(tmp_path):
+    """A line chart of monthly counts would disclose a month with 1-5: that series is left out, and the report says why."""
+    ev = _evaluation(tmp_path)
+    assert "Monthly referrals to children's social care and early help assessments" in \
+        [c for c, _ in _evaluation(tmp_path).section(5).figures]  # drawn when every month is large
+    panel = ev.inputs.panel
+    rows = panel.index[panel["authority_code"] == ev.authority]
+    panel.loc[rows[3], "referrals"] = 3
+    sec = ev.section(5)
+    figs = dict(sec.figures)
+    assert any("referrals to children's social care are not plotted: some months had between 1 and 5" in p
+               for p in sec.paragraphs)
+    # the other series is still drawn, alone
+    (fig,) = figs.values()
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert "early help assessments" in labels and "referrals to children's social care" not in labels
+
+
+def test_its_counterfactual_chart_is_not_drawn_over_small_monthly_counts(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["evaluation"]["data"] = {"synthetic": {"n_authorities": 5, "seed": 5, "children_per_authority": 300}}
+    cfg["evaluation"]["design"] = {"name": "its", "options": {"outcome": "referrals"}}
+    cfg["evaluation"]["robustness"] = []
+    cfg["evaluation"].pop("costs", None)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    config, base = load_config(path)
+    probe = Evaluation(config.evaluation, base_dir=base)
+    adopted = probe.inputs.panel.dropna(subset=["adoption_period"])["authority_code"].iloc[0]
+    ev = Evaluation(config.evaluation, authority=adopted, base_dir=base)
+    assert "Observed, fitted and counterfactual series" in [c for c, _ in ev.section(7).figures]
+    ev2 = Evaluation(config.evaluation, authority=adopted, base_dir=base)
+    panel = ev2.inputs.panel
+    panel.loc[panel.index[panel["authority_code"] == adopted][0], "referrals"] = 4
+    sec = ev2.section(7)
+    assert "Observed, fitted and counterfactual series" not in [c for c, _ in sec.figures]
+    assert any("is not plotted: some months had between 1 and 5" in p for p in sec.paragraphs)

@@ -160,8 +160,16 @@ def step5(ev: Evaluation, sec: Section) -> None:
                 sec.say(f"The median episode lasted {med:.0f} weeks.")
     ap = ev.authority_panel
     if ap is not None and len(ap):
-        fig = _monthly_figure(ap, ev)
-        sec.figures.append(("Monthly referrals to children's social care and early help assessments", fig))
+        t = ev.config.disclosure.threshold
+        series = [(col, lab) for col, lab in MONTHLY_SERIES if col in ap.columns]
+        shown = [(col, lab) for col, lab in series if not has_small_counts(ap[col], t)]
+        if shown:
+            sec.figures.append(("Monthly referrals to children's social care and early help assessments",
+                                _monthly_figure(ap, ev, shown)))
+        hidden = [lab for col, lab in series if (col, lab) not in shown]
+        if hidden:
+            sec.say(f"*Monthly {' and '.join(hidden)} are not plotted: some months had between 1 and {t}, "
+                    "which a chart would disclose.*")
         yearly = ap.assign(year=pd.to_datetime(ap["period"]).dt.year).groupby("year")[
             [c for c in ("referrals", "re_referrals", "eh_assessments", "cpp_starts") if c in ap.columns]
         ].sum().reset_index()
@@ -170,13 +178,34 @@ def step5(ev: Evaluation, sec: Section) -> None:
         ev.add_table(sec, "Activity by calendar year", yearly, counts=counts)
 
 
-def _monthly_figure(ap: pd.DataFrame, ev: Evaluation):
+#: the authority's monthly series step 5 plots: (panel column, words)
+MONTHLY_SERIES = (("referrals", "referrals to children's social care"), ("eh_assessments", "early help assessments"))
+
+
+def has_small_counts(values: Any, threshold: int) -> bool:
+    """Whether any value is a count from 1 to ``threshold`` (a chart of it would disclose it).
+
+    Parameters
+    ----------
+    values : array-like
+        Counts (non-numeric values are ignored).
+    threshold : int
+        The disclosure threshold (``disclosure.threshold``, default 5).
+
+    Returns
+    -------
+    bool
+    """
+    v = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce")
+    return bool(((v >= 1) & (v <= threshold)).any())
+
+
+def _monthly_figure(ap: pd.DataFrame, ev: Evaluation, series: list[tuple[str, str]]):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    for col, lab in (("referrals", "referrals to children's social care"), ("eh_assessments", "early help assessments")):
-        if col in ap.columns:
-            ax.plot(pd.to_datetime(ap["period"]), ap[col], label=lab)
+    for col, lab in series:
+        ax.plot(pd.to_datetime(ap["period"]), ap[col], label=lab)
     adoption = ev._adoption_period()
     if adoption is not None:
         ax.axvline(adoption, color="grey", linestyle="--", linewidth=1, label="new model starts")
@@ -264,13 +293,25 @@ def step7(ev: Evaluation, sec: Section) -> None:
                 sec.say(est.headline())
             else:
                 _note(sec, est)
-    if hasattr(primary, "att_gt") or hasattr(primary, "coefs") or hasattr(primary, "counterfactual"):
+    if _its_counts_too_small(ev, primary):
+        sec.say(f"*The observed, fitted and counterfactual series is not plotted: some months had between 1 and "
+                f"{ev.config.disclosure.threshold} {primary.event_label}, which a chart would disclose.*")
+    elif hasattr(primary, "att_gt") or hasattr(primary, "coefs") or hasattr(primary, "counterfactual"):
         caption = ("Observed, fitted and counterfactual series" if hasattr(primary, "counterfactual")
                    else "Effects over time")
         try:
             sec.figures.append((caption, primary.plot().figure))
         except Exception as exc:  # noqa: BLE001 - a second plot is optional, but say it is missing
             _figure_missing(sec, f"The plot '{caption}'", exc)
+
+
+def _its_counts_too_small(ev: Evaluation, est: Any) -> bool:
+    """An ITS on counts whose monthly series has a count of 1 to the threshold (its plot shows every month)."""
+    if not hasattr(est, "counterfactual") or getattr(est, "family", "gaussian") == "gaussian":
+        return False
+    ap = ev.authority_panel
+    column = getattr(est, "outcome", None)
+    return ap is not None and column in ap.columns and has_small_counts(ap[column], ev.config.disclosure.threshold)
 
 
 def _figure_missing(sec: Section, what: str, exc: Exception) -> None:
