@@ -75,7 +75,7 @@ def _exporter():  # noqa: ANN202 - built once per process: Jinja compiles the te
 def _report_exporter_class() -> type:
     """nbconvert's ``HTMLExporter`` without its closing BeautifulSoup pass.
 
-    Since nbconvert 7.?, ``HTMLExporter.from_notebook_node`` re-parses the finished page
+    nbconvert 7 (7.17.2 here): ``HTMLExporter.from_notebook_node`` re-parses the finished page
     with BeautifulSoup to give images without ``alt`` a placeholder text and to add
     ``tabindex`` to input and output wrappers.  On a report that pass took two thirds of
     the export (86 of 130 ms, measured on the demo report): it re-parses half a megabyte of
@@ -94,6 +94,8 @@ def _report_exporter_class() -> type:
         """HTML export of an ehimpact report (see :func:`_report_exporter_class`)."""
 
         def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> tuple[str, dict[str, Any]]:
+            if not all(hasattr(self, a) for a in ("_init_resources", "_nb_metadata", "register_filter")):
+                return super().from_notebook_node(nb, resources, **kw)  # a future nbconvert: its own way
             langinfo = nb.metadata.get("language_info", {})
             lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
             self.register_filter("highlight_code",
