@@ -275,6 +275,8 @@ DID_2X2_SPEC = EstimatorSpec(
     roles=("outcome", "treated", "post", "unit", "cluster", "weights"),
     example=_example,
     description="Two groups x two periods difference-in-differences (panel or repeated cross-section)",
+    data_level="panel",
+    scope="region",
 )
 
 
@@ -1013,6 +1015,8 @@ TWFE_SPEC = EstimatorSpec(
     roles=("outcome", "unit", "time", "treatment", "cluster", "weights"),
     example=_twfe_example,
     description="Two-way fixed effects DiD with cluster-robust errors and a Goodman-Bacon diagnostic",
+    data_level="panel",
+    scope="region",
 )
 
 EVENT_STUDY_SPEC = EstimatorSpec(
@@ -1021,4 +1025,6 @@ EVENT_STUDY_SPEC = EstimatorSpec(
     roles=("outcome", "unit", "time", "first_treated", "cluster", "weights"),
     example=_event_example,
     description="Event study (leads and lags of adoption) with a joint pre-trend test",
+    data_level="panel",
+    scope="region",
 )

@@ -1336,4 +1336,6 @@ ITS_SPEC = EstimatorSpec(
     roles=("outcome", "time", "offset", "control"),
     example=_example,
     description="Interrupted time series: segmented regression with level and slope change (Lopez Bernal et al. 2017)",
+    data_level="series",
+    scope="authority",
 )

@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal
 
 from ehimpact.errors import InputError
 
@@ -45,6 +45,14 @@ class EstimatorSpec:
         conformance test runs the estimator on.
     description : str
         One line for listings and the report.
+    data_level : {"child", "panel", "series"}
+        What one row of the design's data is: a child (child-level comparison), an
+        authority-period (the regional authority panel), or a period of this authority's
+        own series (ITS, synthetic control on one treated authority).
+    scope : {"authority", "region"}
+        ``"authority"``: the estimate is specific to the authority evaluated, so estimates of
+        several authorities can be pooled.  ``"region"``: the design uses every authority in
+        the panel and gives one region-wide estimate; it is shown once and never pooled.
     """
 
     name: str
@@ -53,6 +61,8 @@ class EstimatorSpec:
     example: Callable[[], tuple[Any, dict[str, Any]]] | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    data_level: Literal["child", "panel", "series"] = "child"
+    scope: Literal["authority", "region"] = "authority"
 
 
 # name -> "module:attribute" of an EstimatorSpec; resolved on first use

@@ -1040,4 +1040,6 @@ STAGGERED_SPEC = EstimatorSpec(
     roles=("outcome", "unit", "time", "first_treated", "cluster", "weights"),
     example=_example,
     description="Callaway-Sant'Anna group-time ATT for staggered adoption, with aggregations",
+    data_level="panel",
+    scope="region",
 )

@@ -56,7 +56,7 @@ def batch_authorities(config_path: str | Path) -> list[str]:
     batch = cfg.batch
     if batch is not None and batch.authorities != "all":
         return list(batch.authorities)
-    from ehimpact.report.evaluation import load_inputs
+    from ehimpact.data.inputs import load_inputs
 
     inputs = load_inputs(cfg.evaluation, base, panel_only=cfg.evaluation.data.authority_panel is not None)
     codes: list[str] = []
