@@ -18,7 +18,7 @@ def data_text(name: str) -> str:
 
 @cache
 def _cached_yaml(name: str) -> Any:
-    return safe_load(data_text(name))
+    return safe_load(data_text(name), strict=False)
 
 
 def load_yaml(name: str) -> Any:

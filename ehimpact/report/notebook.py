@@ -31,7 +31,7 @@ def start(config_path: str, authority: str = "") -> Any:
     from ehimpact.report.evaluation import Evaluation
     from ehimpact.runner.config import load_config
 
-    cfg, base = load_config(config_path)
+    cfg, base = load_config(config_path, authority=authority or None)
     ev = Evaluation(cfg.evaluation, authority=authority or None, base_dir=base)
     display(Markdown(f"# {cfg.evaluation.title}\n\n**{ev.authority_name}** ({ev.authority}) · "
                      f"evaluation `{cfg.evaluation.name}`"))

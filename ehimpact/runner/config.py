@@ -30,7 +30,10 @@ __all__ = [
     "DEFAULT_STEPS",
 ]
 
-DESIGNS = ("did_2x2", "twfe", "event_study", "staggered_did", "match", "weight", "its")
+#: upper bounds on resampling sizes: beyond these the Monte Carlo error is negligible, and a typo
+#: (``draws: 2e9``) would otherwise end in a MemoryError an hour into a batch
+MAX_BOOTSTRAP = 100_000
+MAX_COST_DRAWS = 1_000_000
 
 
 class _Strict(BaseModel):
@@ -109,11 +112,41 @@ class StatutoryFiles(_Strict):
     so one batch config can point at every authority's files.
     """
 
-    local_export: Path = Field(description="early-help episodes exported from the case-management system")
+    local_export: Path = Field(description="early-help episodes exported from the case-management system "
+                                           "(CSV or Excel; the mapping's `sheet:` picks an Excel sheet)")
     mapping: Path = Field(description="column-mapping YAML for the export (see config/mapping_example.yaml)")
-    cin_xml: Path | None = Field(default=None, description="CIN census XML")
+    cin_xml: Path | list[Path] | None = Field(
+        default=None, description="CIN census XML: one file, a list of files, a folder of *.xml files, or a glob "
+                                  "such as 'cin/CIN_*.xml' (one file per census year; years are combined)")
     ssda903_dir: Path | None = Field(default=None, description="folder of SSDA903 CSV tables")
+    annex_a: Path | None = Field(default=None, description="Ofsted Annex A workbook (Lists 1-8); supplies the "
+                                                           "outcomes when no CIN census or SSDA903 is given")
     salt_env: str = Field(default="EHIMPACT_SALT", description="environment variable holding the hashing salt")
+
+    def cin_files(self, base: Path, authority: str | None = None) -> list[Path]:
+        """The CIN census files ``cin_xml`` names: a file, a list, a folder or a glob, resolved from ``base``."""
+        if self.cin_xml is None:
+            return []
+        items = self.cin_xml if isinstance(self.cin_xml, list) else [self.cin_xml]
+        files: list[Path] = []
+        for item in items:
+            text = str(item).format(authority=authority) if authority and "{authority}" in str(item) else str(item)
+            path = base / text
+            if any(ch in text for ch in "*?["):
+                matched = sorted(p for p in base.glob(text) if p.is_file())
+                if not matched:
+                    raise InputError(f"no file matches the pattern {text!r}", field="data.statutory.cin_xml",
+                                     fix="check the pattern (relative to the config file's folder)")
+                files += matched
+            elif path.is_dir():
+                matched = sorted(p for p in path.iterdir() if p.suffix.lower() == ".xml")
+                if not matched:
+                    raise InputError(f"the folder {text!r} holds no .xml file", field="data.statutory.cin_xml",
+                                     fix="point cin_xml at the folder of CIN census files, or list the files")
+                files += matched
+            else:
+                files.append(path)
+        return files
 
 
 class DataSources(_Strict):
@@ -124,6 +157,19 @@ class DataSources(_Strict):
     authority_panel: Path | None = None
     statutory: StatutoryFiles | None = None
     truth: Path | None = Field(default=None, description="synthetic ground truth JSON (shown beside estimates)")
+    extract_date: dt.date | None = Field(
+        default=None, description="date the data were extracted; default: the latest CIN census ReferenceDate. "
+                                  "A child whose follow-up window ends after it has that outcome unobserved")
+    window_start: Literal["on_index_date", "after_index_date"] = Field(
+        default="on_index_date", description="whether an event on the index date counts (a step-up to social care "
+                                             "on the day early help closes does, by default)")
+    comparison_index: Literal["referral_plus_median", "assessment_plus_median"] = Field(
+        default="referral_plus_median",
+        description="comparison children's index date: their referral (or assessment) date plus the supported "
+                    "children's median episode length, the date they would have closed")
+    max_excluded_share: float = Field(
+        default=0.02, ge=0.0, le=1.0,
+        description="stop the run when more than this share of a source's records or of the cohort is excluded")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSources:
@@ -137,17 +183,22 @@ class DataSources(_Strict):
         for key in ("child_level", "authority_panel", "truth"):
             path = getattr(self, key)
             if path is not None and not (base / path).exists():
-                raise InputError(f"data file not found: {base / path}", field=f"data.{key}",
+                raise InputError(f"data file not found: {path}", field=f"data.{key}",
                                  fix="check the path (relative paths are relative to the config file)")
         if self.statutory is not None:
-            for key in ("cin_xml", "ssda903_dir", "local_export", "mapping"):
+            if authority is not None or "{authority}" not in str(self.statutory.cin_xml):
+                for path in self.statutory.cin_files(base, authority):
+                    if not path.exists():
+                        raise InputError(f"file not found: {path.name}", field="data.statutory.cin_xml",
+                                         fix="check the path (relative paths are relative to the config file)")
+            for key in ("ssda903_dir", "local_export", "mapping", "annex_a"):
                 path = getattr(self.statutory, key)
                 if path is not None and "{authority}" in str(path):
                     if authority is None:
                         continue
                     path = Path(str(path).format(authority=authority))
                 if path is not None and not (base / path).exists():
-                    raise InputError(f"file not found: {base / path}", field=f"data.statutory.{key}",
+                    raise InputError(f"file not found: {path}", field=f"data.statutory.{key}",
                                      fix="check the path (relative paths are relative to the config file)")
 
 
@@ -167,17 +218,33 @@ class Design(_Strict):
                                   "or a design registered by a plug-in package")
     covariates: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
-    scope: Literal["authority", "region"] | None = Field(
-        default=None, description="analyse this authority's data only, or the whole region (panel designs)")
+
+    @field_validator("options")
+    @classmethod
+    def _bounded_draws(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in ("bootstrap", "n_boot", "reps", "draws", "n_draws", "placebo_draws"):
+            n = v.get(key)
+            if isinstance(n, (int, float)) and not isinstance(n, bool) and n > MAX_BOOTSTRAP:
+                raise ValueError(f"{key}: {n:g} is more than {MAX_BOOTSTRAP:,} resamples; beyond that the "
+                                 "interval no longer changes, while memory and time grow without limit")
+        return v
 
 
 class Disclosure(_Strict):
     """Statistical disclosure control for every table a report shows."""
 
-    threshold: int = Field(default=5, ge=1, description="counts 1..threshold are suppressed as 'c'")
+    threshold: int = Field(default=5, ge=1, le=100, description="counts 1..threshold are suppressed as 'c'")
     secondary: bool = True
-    round_totals_to: int | None = Field(default=10, description="round regional/national totals to this")
-    symbol: str = "c"
+    round_totals_to: int | None = Field(default=10, ge=1, description="round regional/national totals to this")
+    symbol: str = Field(default="c", min_length=1, max_length=3, description="shown in place of a suppressed count")
+
+    @field_validator("symbol")
+    @classmethod
+    def _not_a_number(cls, v: str) -> str:
+        if any(ch.isdigit() for ch in v) or not v.strip():
+            raise ValueError(f"the suppression symbol {v!r} must not contain a digit or be blank: a suppressed "
+                             "cell would read as a number (DfE uses 'c')")
+        return v
 
 
 class EvaluationConfig(_Strict):
@@ -198,6 +265,11 @@ class EvaluationConfig(_Strict):
     steps: dict[int, Step] = Field(default_factory=dict)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     seed: int = 20261123
+    per_authority: Path | None = Field(
+        default=None,
+        description="CSV or Excel table of values that differ by authority: a column `authority` (GSS code or "
+                    "DfE LA number) and one column per config key, named by its dotted path, e.g. "
+                    "`costs.delivery_cost`, `intervention.start_date`")
 
     @field_validator("steps")
     @classmethod
@@ -221,6 +293,10 @@ class EvaluationConfig(_Strict):
             return v
         from ehimpact.costs.config import CostsConfig
 
+        draws = v.get("draws")
+        if isinstance(draws, (int, float)) and not isinstance(draws, bool) and draws > MAX_COST_DRAWS:
+            raise ValueError(f"costs.draws: {draws:g} Monte Carlo draws is more than {MAX_COST_DRAWS:,}; "
+                             "beyond that the interval no longer changes, while memory grows without limit")
         try:
             CostsConfig.load({"cohort": 1, **v})  # cohort defaults to the supported children at run time
         except InputError as exc:
@@ -245,6 +321,8 @@ class BatchConfig(_Strict):
     timeout_per_notebook: int = Field(default=900, ge=10, description="seconds per cell (nbclient limit)")
     retries: int = Field(default=2, ge=0, description="retries for kernel start-up races")
     pdf: bool = False
+    worker_wait: int = Field(default=120, ge=5, description="seconds a distributed batch waits for a worker "
+                                                            "before it stops with a message")
 
 
 class RunConfig(_Strict):
@@ -292,13 +370,17 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return model
 
 
-def load_config(path: str | Path) -> tuple[RunConfig, Path]:
+def load_config(path: str | Path, *, authority: str | None = None) -> tuple[RunConfig, Path]:
     """Read and validate a YAML config.
 
     Parameters
     ----------
     path : str or Path
         The YAML file.
+    authority : str, optional
+        GSS code of the authority being run.  When given, ``{authority}`` in any string value
+        of the evaluation is replaced by the code, and the row of ``evaluation.per_authority``
+        for that authority overrides the keys its columns name.
 
     Returns
     -------
@@ -314,7 +396,7 @@ def load_config(path: str | Path) -> tuple[RunConfig, Path]:
     if not path.exists():
         raise InputError(f"config file not found: {path}", field="CONFIG", fix="check the path")
     try:
-        raw = safe_load(path.read_text())
+        raw = safe_load(path.read_text(), source=path.name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -323,8 +405,100 @@ def load_config(path: str | Path) -> tuple[RunConfig, Path]:
     if not isinstance(raw, dict):
         raise InputError(f"config {path} must be a mapping with an 'evaluation:' section", field="CONFIG",
                          fix="see config/demo.yaml for the layout")
+    base = path.resolve().parent
+    if authority is not None and isinstance(raw.get("evaluation"), dict):
+        raw["evaluation"] = _for_authority(raw["evaluation"], authority, base)
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as err:
-        raise _friendly(err, str(path)) from None
-    return cfg, path.resolve().parent
+        raise _friendly(err, path.name) from None
+    return cfg, base
+
+
+def _fill_placeholder(value: Any, authority: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{authority}", authority)
+    if isinstance(value, dict):
+        return {k: _fill_placeholder(v, authority) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_placeholder(v, authority) for v in value]
+    return value
+
+
+def _for_authority(evaluation: dict[str, Any], authority: str, base: Path) -> dict[str, Any]:
+    """The evaluation section as it applies to one authority: per-authority table and placeholders."""
+    import copy
+
+    ev = copy.deepcopy(evaluation)
+    table_path = ev.get("per_authority")
+    if table_path:
+        ev = _apply_per_authority(ev, Path(str(table_path)), authority, base)
+    data = ev.get("data")
+    if isinstance(data, dict):  # file paths are templated later, by the loaders, per authority
+        ev = {**{k: _fill_placeholder(v, authority) for k, v in ev.items() if k != "data"}, "data": data}
+    else:
+        ev = _fill_placeholder(ev, authority)
+    return ev
+
+
+def _apply_per_authority(ev: dict[str, Any], table_path: Path, authority: str, base: Path) -> dict[str, Any]:
+    from ehimpact.data.load import read_table
+
+    table = read_table(base / table_path)
+    key_col = next((c for c in table.columns if str(c).strip().lower() in ("authority", "authority_code",
+                                                                             "gss_code", "la_number")), None)
+    if key_col is None:
+        raise InputError(f"{table_path.name} has no `authority` column", field="evaluation.per_authority",
+                         fix="add a column `authority` holding each authority's GSS code or DfE LA number")
+    codes = table[key_col].astype(str).str.strip()
+    wanted = {authority}
+    try:
+        from ehimpact.data import authorities as _auth
+
+        if hasattr(_auth, "la_number"):
+            la = _auth.la_number(authority)
+            if la:
+                wanted.add(str(la))
+    except InputError:
+        pass
+    rows = table[codes.isin(wanted)]
+    if len(rows) > 1:
+        raise InputError(f"{table_path.name} has {len(rows)} rows for authority {authority}",
+                         field="evaluation.per_authority", rows=[int(i) + 2 for i in rows.index],
+                         fix="keep one row per authority")
+    if rows.empty:
+        return ev
+    row = rows.iloc[0]
+    for col in table.columns:
+        if col == key_col:
+            continue
+        value = row[col]
+        if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
+            continue  # a blank cell keeps the config's value
+        parts = str(col).strip().split(".")
+        if parts[0] in ("name", "authority", "per_authority", "data"):
+            raise InputError(f"{table_path.name}: column {col!r} cannot vary by authority",
+                             field="evaluation.per_authority",
+                             fix="use `{authority}` in data paths instead; remove the column")
+        node: dict[str, Any] = ev
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(f"{table_path.name}: column {col!r} does not name a config key",
+                                 field="evaluation.per_authority", fix="name columns by dotted config keys, "
+                                 "e.g. costs.delivery_cost")
+        node[parts[-1]] = _cell(value)
+    return ev
+
+
+def _cell(value: Any) -> Any:
+    """A table cell as a YAML scalar would be: numbers as numbers, dates as ISO text."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
