@@ -5,7 +5,12 @@
     ehimpact demo [--authorities N] [--out DIR]      synthetic region, full batch, regional summary
     ehimpact run CONFIG.yaml [--authority CODE]      one evaluation, one authority
     ehimpact batch CONFIG.yaml [--workers N] [--scheduler ADDRESS] [--resume]
-    ehimpact validate DATA --dictionary NAME         check a data file against the dictionary
+    ehimpact check CONFIG.yaml [--authority CODE]    read every input, derive outcomes, print the read summary
+    ehimpact plan CONFIG.yaml [--authority CODE]     minimum detectable effects before evaluating
+    ehimpact notebook --out FILE.ipynb               a copy of the ten-step template to adapt
+    ehimpact validate DATA [--dictionary NAME] [--mapping FILE]
+                                                     check a data file (table, CIN XML, SSDA903 folder,
+                                                     Annex A workbook, or a local export with its mapping)
     ehimpact synth --out DIR [...]                   write synthetic input files
 
 A user's mistake ends with one line on stderr (``error: ...``) and exit code 2; a batch
@@ -54,9 +59,25 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--pdf", action="store_true", help="also render PDFs (needs a local Chromium)")
     b.add_argument("--authority", action="append", help="restrict to this authority (repeatable)")
 
+    c = sub.add_parser("check", help="read every input of a config, derive the outcomes, print the read summary")
+    c.add_argument("config", help="evaluation config (YAML)")
+    c.add_argument("--authority", help="GSS code or DfE LA number (default: the config's evaluation.authority)")
+    c.add_argument("--out", help="folder for read_report.csv (default: the config's output_dir)")
+
+    pl = sub.add_parser("plan", help="minimum detectable effects per outcome and design, before evaluating")
+    pl.add_argument("config", help="evaluation config (YAML)")
+    pl.add_argument("--authority", help="GSS code or DfE LA number (default: the config's evaluation.authority)")
+
+    nb = sub.add_parser("notebook", help="write a copy of the ten-step evaluation notebook to adapt")
+    nb.add_argument("--out", required=True, help="where to write the notebook (.ipynb)")
+    nb.add_argument("--regional", action="store_true", help="the regional summary notebook instead")
+    nb.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     v = sub.add_parser("validate", help="check a data file against the data dictionary")
-    v.add_argument("data", help="CSV, Parquet or Excel file")
-    v.add_argument("--dictionary", required=True, help="child_level, authority_panel or core_dataset")
+    v.add_argument("data", help="CSV, Parquet or Excel table; CIN census XML; SSDA903 folder; Annex A workbook; "
+                                "or a local early-help export (with --mapping)")
+    v.add_argument("--dictionary", help="child_level, authority_panel or core_dataset (tables)")
+    v.add_argument("--mapping", help="column-mapping YAML of a local early-help export")
 
     s = sub.add_parser("synth", help="write synthetic input files")
     s.add_argument("--out", required=True, help="folder to write to")
@@ -152,11 +173,60 @@ def write_demo_inputs(folder: Path, *, n_authorities: int | None, seed: int, aut
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    import inspect
+
     from ehimpact.data.validate import validate_file
 
-    report = validate_file(args.data, args.dictionary)
+    if "mapping" in inspect.signature(validate_file).parameters:
+        report = validate_file(args.data, args.dictionary, mapping=args.mapping)
+    else:
+        if args.dictionary is None:
+            raise InputError("no dictionary given", field="--dictionary",
+                             fix="pass --dictionary child_level, authority_panel or core_dataset")
+        report = validate_file(args.data, args.dictionary)
     print(report.to_text() if hasattr(report, "to_text") else str(report))
     return 0 if report.ok else 1
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ehimpact.runner.check import check
+
+    result = check(args.config, args.authority, out_dir=args.out)
+    print(result.text if hasattr(result, "text") else str(result))
+    if getattr(result, "read_report", None) is not None:
+        print(f"read report: {Path(result.read_report).name} in {Path(result.read_report).parent.name}/")
+    return 0 if getattr(result, "ok", True) else 1
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from ehimpact.report.evaluation import Evaluation
+    from ehimpact.report.planning import plan_text
+    from ehimpact.runner.config import load_config
+    from ehimpact.runner.run import check_authority
+
+    code = check_authority(args.config, args.authority)
+    cfg, base = load_config(args.config, authority=code)
+    print(plan_text(Evaluation(cfg.evaluation, authority=code, base_dir=base)))
+    return 0
+
+
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    import shutil
+
+    name = "regional_summary.ipynb" if args.regional else "ten_step_evaluation.ipynb"
+    src = Path(str(resources.files("ehimpact") / "resources" / "notebooks" / name))
+    out = Path(args.out)
+    if out.suffix != ".ipynb":
+        raise InputError(f"{out.name} does not end in .ipynb", field="--out", fix="name the file e.g. my_evaluation.ipynb")
+    if out.exists() and not args.force:
+        raise InputError(f"{out.name} already exists", field="--out", fix="choose another name or pass --force")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, out)
+    print(f"notebook: {out}")
+    print("edit its Markdown cells freely; keep the cell tagged 'parameters'. Run it with "
+          "`evaluation: {notebook: " + out.name + "}` in the config, or with papermill directly "
+          "(`papermill --help-notebook " + out.name + "` lists its parameters).")
+    return 0
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -184,16 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     handlers = {"demo": _cmd_demo, "run": _cmd_run, "batch": _cmd_batch, "validate": _cmd_validate,
-                "synth": _cmd_synth}
+                "synth": _cmd_synth, "check": _cmd_check, "plan": _cmd_plan, "notebook": _cmd_notebook}
     if args.command not in handlers:
         _parser().print_help()
         return 2
     try:
         return handlers[args.command](args)
     except InputError as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        if len(str(exc).splitlines()) > 1:
-            print("\n".join(str(exc).splitlines()[1:]), file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # the whole message, every line of it
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
