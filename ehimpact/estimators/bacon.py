@@ -291,7 +291,7 @@ def _row(treated: Any, control: Any, kind: str, est: float, w: float, nt: int, n
 def _balanced_matrices(data: pd.DataFrame, y: np.ndarray, d: np.ndarray, *, unit: str,
                        time: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unit x period matrices of outcome and treatment; raise unless the panel is balanced."""
-    from ehimpact.estimators.did import _codes, _require_unique_cells
+    from ehimpact.estimators._panel import _codes, _require_unique_cells
 
     u_codes, u_labels = _codes(data, unit)
     t_codes, t_labels = _codes(data, time)
