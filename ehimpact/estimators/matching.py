@@ -693,17 +693,49 @@ def _raise_no_matches(n_focal: int, caliper: float | None, width: float, distanc
 def _standard_error(se: str, directions: dict[str, _Direction], y: np.ndarray, d: np.ndarray,
                     dist: np.ndarray, strata: np.ndarray, w: np.ndarray, tau: float, n_matched: int,
                     J: int, draws: int, seed: int | None, estimand: str) -> tuple[float, float | None, str]:
+    r"""Standard error of the matching estimate: ``(se, df or None, words)``.
+
+    Notes
+    -----
+    ``se="ai"`` is the Abadie-Imbens (2006, *Econometrica* 74:235, Theorem 7) estimator of
+    the variance for the population estimand, in the form of Abadie, Drukker, Herr and
+    Imbens (2004, *Stata Journal* 4:290, eqs. for ``V^pop`` and ``V^pop,t``).  With
+    ``K_M(i)`` the number of times unit ``i`` is used as a match and ``M`` matches per unit,
+
+    .. math::
+
+        V_{ATE} = \frac{1}{N^2} \sum_i \Big[ (\hat Y_i(1) - \hat Y_i(0) - \hat\tau)^2
+                  + \Big( \big(\tfrac{K_M(i)}{M}\big)^2
+                  + \tfrac{2M - 1}{M} \tfrac{K_M(i)}{M} \Big) \hat\sigma^2(X_i, W_i) \Big]
+
+        V_{ATT} = \frac{1}{N_1^2} \sum_i \Big[ W_i (Y_i - \hat Y_i(0) - \hat\tau_t)^2
+                  + (1 - W_i) \tfrac{K_M(i) (K_M(i) - 1)}{M^2} \hat\sigma^2(X_i, W_i) \Big]
+
+    (the ATC is the ATT with the groups swapped).  Both follow from one identity: the
+    estimate is ``(1/N) sum_i c_i Y_i`` with ``|c_i| = 1{i focal} + K_M(i)/M``, whose
+    conditional variance is ``sum c_i^2 sigma_i^2``, while the squared unit differences
+    already carry ``(1{i focal} + K_M(i)/M^2) sigma_i^2``; the remainder is
+    ``(K_M(i)/M)^2 + 2 1{i focal} K_M(i)/M - K_M(i)/M^2``.  For the ATT a matched control is
+    never focal, so the middle term vanishes (``K(K - 1)/M^2``); for the ATE every unit is
+    focal and used as a match, and the middle term ``2 K_M(i)/M`` is what turns
+    ``K^2 - K`` into ``(K/M)^2 + (2M - 1)/M * K/M``.  With ties (a set of ``m`` matches,
+    each weighted ``1/m``) ``K_M(i)/M`` becomes ``kw_i = sum 1/m`` and ``K_M(i)/M^2``
+    becomes ``kw2_i = sum 1/m^2``.  ``sigma^2`` is AI 2006's eq. (14): ``J/(J+1)`` times the
+    squared difference from the mean of the ``J`` nearest same-group units.
+    """
     if se == "ai":
-        # V = 1/N^2 [ sum_focal (Y_i - Yhat_i - tau)^2 + sum_j (Kw_j^2 - Kw2_j) sigma^2_j ]
+        # V = 1/N^2 [ sum_focal (Y_i - Yhat_i - tau)^2 + sum_j (kw_j^2 + 2 focal_j kw_j - kw2_j) sigma^2_j ]
         total = 0.0
         kw = np.zeros(len(y))
         kw2 = np.zeros(len(y))
+        focal_ind = np.zeros(len(y))
         for key, dr in directions.items():
             yi = y[dr.focal_rows]
             diff = (yi - dr.imputed) if key == "treated" else (dr.imputed - yi)
             total += float(((diff - tau) ** 2).sum())
             kw += dr.kw
             kw2 += dr.kw2
+            focal_ind[dr.focal_rows] = 1.0
         used = np.flatnonzero(kw > 0)
         if len(used):
             sig = np.zeros(len(y))
@@ -718,7 +750,7 @@ def _standard_error(se: str, directions: dict[str, _Direction], y: np.ndarray, d
                 else:
                     grp = np.flatnonzero((d == g) & (strata >= 0))
                     sig[grp] = _same_group_variance(y, dist, strata, grp, J)
-            total += float(((kw[used] ** 2 - kw2[used]) * sig[used]).sum())
+            total += float(((kw[used] ** 2 + 2.0 * focal_ind[used] * kw[used] - kw2[used]) * sig[used]).sum())
         return float(np.sqrt(total) / n_matched), None, (
             f"Abadie-Imbens (2006) standard error (score treated as known, {J} same-group neighbours)")
     dr = directions["treated"] if "treated" in directions else directions["control"]
