@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ehimpact.runner.config import load_config
+    from ehimpact.config import load_config
     from ehimpact.runner.run import check_authority, run_one
 
     cfg, _ = load_config(args.config)
@@ -199,9 +199,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from ehimpact.config import load_config
     from ehimpact.report.evaluation import Evaluation
     from ehimpact.report.planning import plan_text
-    from ehimpact.runner.config import load_config
     from ehimpact.runner.run import check_authority
 
     code = check_authority(args.config, args.authority)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ehimpact import InputError
-from ehimpact.runner.config import DEFAULT_STEPS, load_config
+from ehimpact.config import DEFAULT_STEPS, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "config" / "demo.yaml"

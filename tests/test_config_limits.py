@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from ehimpact.cli import main
+from ehimpact.config import load_config
 from ehimpact.errors import InputError
-from ehimpact.runner.config import load_config
 from ehimpact.yamlio import safe_load
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo.yaml"
