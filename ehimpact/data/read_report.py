@@ -12,6 +12,7 @@ offending code, which is not personal data.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ReadProblem", "ReadReport"]
+__all__ = ["ReadProblem", "ReadReport", "detect_date_format", "DATE_FORMATS", "EXCLUDING_ACTIONS"]
+
+#: Actions that take a record out of the data (the rest only blank a value or ignore a column).
+EXCLUDING_ACTIONS = ("record excluded", "duplicate excluded")
 
 _COLUMNS = ["file", "record", "field", "problem", "action"]
 
@@ -104,6 +108,23 @@ class ReadReport:
         """True when no problem was found."""
         return not self.problems
 
+    def exclusions(self) -> pd.DataFrame:
+        """Excluded records counted by reason.
+
+        Returns
+        -------
+        DataFrame
+            ``file, field, problem, action, n``: one row per reason a record was taken
+            out (``action`` is ``record excluded`` or ``duplicate excluded``), with the
+            number of records.  No record values.
+        """
+        frame = self.to_frame()
+        frame = frame[frame["action"].isin(EXCLUDING_ACTIONS)]
+        if frame.empty:
+            return pd.DataFrame(columns=["file", "field", "problem", "action", "n"])
+        return (frame.groupby(["file", "field", "problem", "action"], sort=False)["record"]
+                .nunique().rename("n").reset_index())
+
     def to_frame(self) -> pd.DataFrame:
         """All problems as a DataFrame with columns ``file, record, field, problem, action``."""
         return pd.DataFrame([p.__dict__ for p in self.problems], columns=_COLUMNS)
@@ -128,6 +149,10 @@ class ReadReport:
         return {
             "n_problems": self.n_problems,
             "counts": {f: {t: dict(c) for t, c in tabs.items()} for f, tabs in self.counts.items()},
+            "excluded_by_reason": [
+                {k: (int(v) if k == "n" else str(v)) for k, v in row.items()}
+                for row in self.exclusions().to_dict(orient="records")
+            ],
             "by_problem": [
                 {k: (int(v) if k == "n" else str(v)) for k, v in row.items()}
                 for row in self.summary().to_dict(orient="records")
@@ -159,6 +184,54 @@ _EARLIEST = pd.Timestamp("1900-01-01")
 _LATEST = pd.Timestamp("2099-12-31")
 
 
+def _cell_dates(raw: pd.Series) -> pd.Series:
+    """Dates of cells that already hold a date (Excel date cells); NaT elsewhere."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
+        return out.astype("datetime64[ns]").dt.normalize()
+    is_date = _is_date_cell(raw)
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if is_date.any():
+        out.loc[is_date] = pd.to_datetime(raw[is_date].map(_as_timestamp), errors="coerce").dt.normalize()
+    return out
+
+
+def _is_date_cell(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.notna()
+    if pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):  # fast path: text only
+        return pd.Series(False, index=raw.index)
+    return raw.map(lambda v: isinstance(v, (_dt.date, pd.Timestamp)) and not pd.isna(v)).astype(bool)
+
+
+def _as_timestamp(value: Any) -> Any:
+    try:
+        stamp = pd.Timestamp(value)
+        return stamp if _EARLIEST <= stamp <= _LATEST else pd.NaT
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return pd.NaT
+
+
+def _date_text(raw: pd.Series, cells: pd.Series) -> pd.Series:
+    """Cell text of the non-date cells (stripped; dates and blanks -> <NA>)."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
+    if pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+        text = raw.astype("string").str.strip()
+        return text.mask(text == "")
+    is_date = _is_date_cell(raw)
+    text = raw.astype(object).where(~is_date).map(_cell_text).astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _cell_text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def parse_dates(
     frame: pd.DataFrame,
     column: str,
@@ -174,11 +247,14 @@ def parse_dates(
     Parameters
     ----------
     frame : DataFrame
-        Raw strings (``None`` for blank) and a ``_record`` column.
+        Raw strings (``None`` for blank) and a ``_record`` column.  Cells that already
+        hold a date (``datetime``/``Timestamp``, as Excel date cells are read) are taken
+        as they are, whatever ``fmt`` says.
     column : str
         Column to parse.
     fmt : str
-        ``strptime`` format, e.g. ``"%d/%m/%Y"`` (SSDA903) or ``"%Y-%m-%d"`` (CIN).
+        ``strptime`` format, e.g. ``"%d/%m/%Y"`` (SSDA903) or ``"%Y-%m-%d"`` (CIN).  For
+        the ISO format a time of day after the date (``2023-10-01 00:00:00``) is allowed.
     file : str or Path
         For the report.
     report : ReadReport
@@ -196,15 +272,22 @@ def parse_dates(
         Rows to exclude (only ever True when ``required``).
     """
     raw = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
-    text = raw.astype("string").str.strip()
-    blank = text.isna() | (text == "")
+    is_cell = _is_date_cell(raw)
+    cells = _cell_dates(raw)  # NaT for a date cell outside the plausible years
+    text = _date_text(raw, cells)
+    if fmt == ISO:
+        text = text.str.replace(_TIME_SUFFIX, "", regex=True)
+    blank = text.isna() & ~is_cell
     parsed = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce")
-    invalid = ~blank & parsed.isna()
+    parsed = parsed.where(~is_cell, cells)
+    invalid = ~blank & ~is_cell & parsed.isna()
     # a year such as 1023 or 9999 parses but is a typo (and beyond datetime64[ns])
-    implausible = ~blank & parsed.notna() & ~parsed.between(_EARLIEST, _LATEST)
+    implausible = (~blank & parsed.notna() & ~parsed.between(_EARLIEST, _LATEST)) | (
+        is_cell & cells.isna())
     dates = parsed.where(~implausible).astype("datetime64[ns]")
     name = label or column
-    human = fmt.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
+    human = DATE_FORMATS.get(fmt, fmt.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY"))
+    human = human.replace(" (ISO)", "")
     action = "record excluded" if required else "value set to missing"
     for rec in frame.loc[invalid, "_record"]:
         report.add(file=file, record=rec, field=name,
@@ -221,6 +304,124 @@ def parse_dates(
                        action="record excluded")
         bad = blank | invalid
     return dates, bad
+
+
+DMY = "%d/%m/%Y"
+ISO = "%Y-%m-%d"
+#: The two date formats the readers detect, with the words used in messages.
+DATE_FORMATS = {DMY: "DD/MM/YYYY", ISO: "YYYY-MM-DD (ISO)"}
+_TIME_SUFFIX = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$"
+_DATEISH = re.compile(r"^(\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}|\d{1,2}[-/ ][A-Za-z]{3,9}[-/ ]\d{2,4}|\d{8})"
+                      r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+#: A date shape other than the two formats counts as a third format (an error) only when
+#: at least this many cells of the column have it; one odd cell is a bad record.
+MIN_OTHER_FORMAT = 2
+
+
+def _shape(value: str) -> str:
+    """The shape of a date text (digits -> 9, letters -> A): never the value itself."""
+    return re.sub(r"[A-Za-z]", "A", re.sub(r"\d", "9", value))[:24]
+
+
+def detect_date_format(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    file: str | Path,
+    default: str = DMY,
+    label: str | None = None,
+) -> str:
+    """Detect whether a column's dates are written DD/MM/YYYY or YYYY-MM-DD.
+
+    Each text cell is classified as a valid DD/MM/YYYY date, a valid ISO date (a time of
+    day may follow), another date-like shape (``99-99-9999``, ``99/99/99``, ...), or
+    unreadable.  Cells holding real dates (Excel date cells) and blanks are not counted.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw cells and a ``_record`` column (used for example rows in messages).
+    column : str
+    file : str or Path
+        Named in the error message.
+    default : str, default DD/MM/YYYY
+        Format returned when the column has no text dates at all.
+    label : str, optional
+        Column name to show (defaults to ``column``).
+
+    Returns
+    -------
+    str
+        ``"%d/%m/%Y"`` or ``"%Y-%m-%d"``.  Cells that do not read in it are left to
+        :func:`parse_dates`, which reports them record by record.
+
+    Raises
+    ------
+    InputError
+        When the column mixes two formats (both formats are named, each with its count
+        and example rows), or when its dates match neither format.  Messages give
+        formats, counts and row numbers only, never a cell's value.
+    """
+    from ehimpact.errors import InputError
+
+    if column not in frame:
+        return default
+    raw = frame[column]
+    text = _date_text(raw, _cell_dates(raw))
+    present = text.notna()
+    if not present.any():
+        return default
+    text = text[present]
+    records = frame.loc[present, "_record"] if "_record" in frame else pd.Series(
+        [f"row {i}" for i in text.index], index=text.index)
+    dmy = pd.to_datetime(text, format=DMY, errors="coerce").notna() & text.str.match(
+        r"^\d{1,2}/\d{1,2}/\d{4}$")
+    iso_text = text.str.replace(_TIME_SUFFIX, "", regex=True)
+    iso = pd.to_datetime(iso_text, format=ISO, errors="coerce").notna() & iso_text.str.match(
+        r"^\d{4}-\d{1,2}-\d{1,2}$")
+    rest = ~(dmy | iso)
+    dateish = rest & text.str.match(_DATEISH)
+    found: list[tuple[str, pd.Series]] = []
+    if dmy.any():
+        found.append(("DD/MM/YYYY", dmy))
+    if iso.any():
+        found.append(("YYYY-MM-DD (ISO)", iso))
+    shapes = text[dateish].map(_shape)
+    for shape, n in shapes.value_counts().items():
+        if n >= MIN_OTHER_FORMAT:
+            found.append((f"another format, like {shape}", dateish & (text.map(_shape) == shape)))
+    name = Path(str(file)).name
+    col = label or column
+
+    def listing(items: list[tuple[str, pd.Series]]) -> str:
+        parts = []
+        for what, mask in items:
+            rows = list(records[mask])[:3]
+            parts.append(f"{what} in {int(mask.sum()):,} row(s) (e.g. {', '.join(rows)})")
+        return "; ".join(parts)
+
+    if len(found) >= 2:
+        raise InputError(
+            f"{name}: column {col} mixes date formats: {listing(found)}",
+            field=col,
+            fix=f"write every date in {col} the same way (DD/MM/YYYY, as the DfE specifies, or "
+            "YYYY-MM-DD) in the export, then read the file again",
+        )
+    if not (dmy.any() or iso.any()):
+        if found or int(rest.sum()) >= MIN_OTHER_FORMAT:
+            unreadable = rest & ~dateish
+            items = found + ([("text that is not a date", unreadable)] if unreadable.any() else [])
+            if not found:  # one-off shapes only
+                items = [("values that are not DD/MM/YYYY or YYYY-MM-DD dates", rest)]
+            raise InputError(
+                f"{name}: the dates in column {col} match neither DD/MM/YYYY nor YYYY-MM-DD: "
+                f"{listing(items)}",
+                field=col,
+                fix=f"re-export {col} with dates written DD/MM/YYYY (the DfE's format) or "
+                "YYYY-MM-DD",
+            )
+        return default
+    return DMY if dmy.any() else ISO
 
 
 def check_order(

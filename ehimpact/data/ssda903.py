@@ -8,9 +8,16 @@ this module reads the two the outcomes need:
 * **Episodes**: ``CHILD, DECOM, RNE, LS, CIN, PLACE, PLACE_PROVIDER, DEC, REC,
   REASON_PLACE_CHANGE, HOME_POST, PL_POST, URN``
 
-Dates are ``DD/MM/YYYY``.  An episode with reason for new episode ``RNE = S`` is the
-child starting to be looked after (the ``cla_start`` event).  UPN, full dates of birth
-and the postcodes (``HOME_POST``, ``PL_POST``) are never kept.
+Dates are ``DD/MM/YYYY`` in the DfE specification; exports from case-management
+systems also write ISO ``YYYY-MM-DD``.  The format is detected per file and column
+(:func:`ehimpact.data.read_report.detect_date_format`): a column that mixes the two,
+or whose dates match neither, stops the read with an :class:`~ehimpact.errors.InputError`
+naming the file, the column, the formats found with their counts and example lines,
+and the fix.  An episode with reason for new episode ``RNE = S`` is the child starting
+to be looked after (the ``cla_start`` event).  UPN, full dates of birth and the
+postcodes (``HOME_POST``, ``PL_POST``) are never kept: the postcodes are dropped as
+soon as a table is read.  The other tables of a return (UASC, OC2, OC3, Missing,
+Reviews, ...) may sit in the same folder; they are recognised and ignored.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from ehimpact.data.privacy import Salt, birth_month, pseudonymise, resolve_salt
 from ehimpact.data.read_report import (
     ReadReport,
     check_order,
+    detect_date_format,
     map_codes,
     parse_dates,
     read_csv_records,
@@ -33,8 +41,6 @@ from ehimpact.data.read_report import (
 from ehimpact.errors import InputError
 
 __all__ = ["SSDA903Data", "read_ssda903", "COLUMNS", "REQUIRED", "RNE_CODES", "LS_CODES"]
-
-_DMY = "%d/%m/%Y"
 
 #: Full column lists of the two tables (lac_validator config).
 COLUMNS: dict[str, list[str]] = {
@@ -53,6 +59,15 @@ RNE_CODES = {c: c for c in ("S", "L", "P", "T", "B", "U")}
 #: Legal status.
 LS_CODES = {c: c for c in ("C1", "C2", "D1", "E1", "V2", "V3", "V4", "L1", "L2", "L3", "J1",
                            "J2", "J3")}  # fmt: skip
+#: The return's other tables (recognised by a column only they have, DfE 2024 layout):
+#: read past, never an error.
+OTHER_TABLES: dict[str, str] = {
+    "AD1": "DATE_INT", "Missing": "MIS_START", "OC2": "SDQ_SCORE", "OC3": "IN_TOUCH",
+    "PlacedAdoption": "DATE_PLACED", "PrevPerm": "PREV_PERM", "Reviews": "REVIEW_CODE",
+    "SocialWorker": "SW_ID", "UASC": "DUC",
+}  # fmt: skip
+#: Columns that are identifiers and are dropped as soon as a table is read.
+DROPPED_ON_LOAD = ("HOME_POST", "PL_POST", "UPN")
 _NEED = {f"N{i}": f"N{i}" for i in range(1, 9)}
 _SEX = {"1": "male", "2": "female"}
 
@@ -158,6 +173,9 @@ def _locate(source: str | Path | Mapping[str, str | Path], report: ReadReport) -
             if kind is None:
                 report.add(file=path, record="file", field="", problem="not a Header or Episodes table",
                            action="ignored")
+            elif kind.startswith("other:"):
+                report.add(file=path, record="file", field="",
+                           problem=f"SSDA903 {kind[6:]} table (not used)", action="ignored")
             elif kind in files:
                 raise InputError(
                     f"two {kind} tables in {folder}: {files[kind].name} and {path.name}",
@@ -181,6 +199,9 @@ def _identify(path: Path) -> str | None:
     for kind in ("episodes", "header"):
         if set(REQUIRED[kind]) <= names:
             return kind
+    for table, marker in OTHER_TABLES.items():
+        if marker in names:
+            return f"other:{table}"
     lowered = path.stem.lower()
     for kind in ("episodes", "header"):
         if kind.rstrip("s") in lowered:  # named like the table but wrong columns: say so
@@ -197,6 +218,7 @@ def _read_table(path: Path, kind: str, report: ReadReport) -> pd.DataFrame:
     columns, raw = read_csv_records(path, argument=f"ssda903 {kind}", report=report)
     upper = {c: c.upper() for c in columns}
     raw = raw.rename(columns=upper)
+    raw = raw.drop(columns=[c for c in DROPPED_ON_LOAD if c in raw.columns])
     missing = [c for c in REQUIRED[kind] if c not in raw.columns]
     if missing:
         raise InputError(
@@ -204,7 +226,8 @@ def _read_table(path: Path, kind: str, report: ReadReport) -> pd.DataFrame:
             field=f"ssda903 {kind}",
             fix=f"the header line must contain {', '.join(REQUIRED[kind])}",
         )
-    for extra in [c for c in raw.columns if c not in COLUMNS[kind] and c != "_record"]:
+    for extra in [c for c in raw.columns if c not in COLUMNS[kind] and c != "_record"
+                  and c not in DROPPED_ON_LOAD]:
         report.add(file=path, record="header", field=extra, problem="column not in the specification",
                    action="ignored")
     blank = raw["CHILD"].isna()
@@ -219,8 +242,10 @@ def _read_table(path: Path, kind: str, report: ReadReport) -> pd.DataFrame:
 def _read_episodes(path: Path, salt: Salt, report: ReadReport) -> pd.DataFrame:
     raw = _read_table(path, "episodes", report)
     n_read = raw.attrs["n_lines"]
-    decom, bad = parse_dates(raw, "DECOM", fmt=_DMY, file=path, report=report, required=True)
-    dec, _ = parse_dates(raw, "DEC", fmt=_DMY, file=path, report=report, required=False)
+    fmt = {c: detect_date_format(raw, c, file=path) for c in ("DECOM", "DEC")}
+    decom, bad = parse_dates(raw, "DECOM", fmt=fmt["DECOM"], file=path, report=report,
+                             required=True)
+    dec, _ = parse_dates(raw, "DEC", fmt=fmt["DEC"], file=path, report=report, required=False)
     bad |= check_order(raw, decom, dec, end_label="DEC", start_label="DECOM", file=path,
                        report=report)
     out = pd.DataFrame({
@@ -250,8 +275,10 @@ def _read_episodes(path: Path, salt: Salt, report: ReadReport) -> pd.DataFrame:
 def _read_header(path: Path, salt: Salt, report: ReadReport) -> pd.DataFrame:
     raw = _read_table(path, "header", report)
     n_read = raw.attrs["n_lines"]
-    dob, _ = parse_dates(raw, "DOB", fmt=_DMY, file=path, report=report, required=False)
-    mc_dob, _ = parse_dates(raw, "MC_DOB", fmt=_DMY, file=path, report=report, required=False)
+    fmt = {c: detect_date_format(raw, c, file=path) for c in ("DOB", "MC_DOB")}
+    dob, _ = parse_dates(raw, "DOB", fmt=fmt["DOB"], file=path, report=report, required=False)
+    mc_dob, _ = parse_dates(raw, "MC_DOB", fmt=fmt["MC_DOB"], file=path, report=report,
+                            required=False)
     out = pd.DataFrame({
         "child_id": pseudonymise(raw["CHILD"], salt),
         "sex": map_codes(raw, "SEX", _SEX, file=path, report=report, default="other_unknown"),
