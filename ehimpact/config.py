@@ -208,7 +208,6 @@ class Outcome(_Strict):
     column: str
     label: str | None = Field(default=None, description="words after 'likely to' for 0/1 outcomes")
     primary: bool = False
-    unit_cost: str | None = Field(default=None, description="unit-cost id for step 9 (costs avoided)")
 
 
 class Design(_Strict):
@@ -260,11 +259,13 @@ class EvaluationConfig(_Strict):
     outcomes: list[Outcome] = Field(min_length=1)
     design: Design
     robustness: list[Design] = Field(default_factory=list)
-    its: dict[str, Any] | None = Field(default=None, description="optional secondary ITS on the authority's monthly series")
     costs: dict[str, Any] | None = Field(default=None, description="step 9 settings (see ehimpact.costs.config)")
     steps: dict[int, Step] = Field(default_factory=dict)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     seed: int = 20261123
+    notebook: Path | None = Field(
+        default=None, description="an evaluator's own copy of the ten-step notebook (`ehimpact notebook --out "
+                                  "FILE` writes one to start from); default: the built-in template")
     per_authority: Path | None = Field(
         default=None,
         description="CSV or Excel table of values that differ by authority: a column `authority` (GSS code or "
