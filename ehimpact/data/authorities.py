@@ -14,7 +14,13 @@ Sources (repeated row by row in the ``code_name_source`` and ``region_source`` c
 * the April 2023 reorganisation (Cumberland E06000063, Westmorland and Furness
   E06000064, North Yorkshire E06000065, Somerset E06000066): **derived**, UNCONFIRMED;
 * regions: **derived** from knowledge of ONS region membership, UNCONFIRMED against an
-  ONS region lookup (per-region counts match the known totals, e.g. South East 19).
+  ONS region lookup (per-region counts match the known totals, e.g. South East 19);
+* DfE 3-digit LA numbers (``la_number``, the ``LEA`` of a CIN census header): the
+  ``old_la_code`` column of the DfE's geography lookup ``data/las.csv`` in
+  github.com/dfe-analytical-services/dfe-published-data-qa (the Explore Education Statistics
+  screener), matched on GSS code; every row's name agrees with that file's ``la_name``.  A
+  number a later reorganisation reused (North Yorkshire 815, Somerset 933) resolves to the
+  current authority.
 
 The count of 153 is itself derived (DOMAIN.md section 6): 152 in the April 2021 lookup,
 minus 3 abolished counties, plus 4 new unitaries.
@@ -30,7 +36,7 @@ import pandas as pd
 
 from ehimpact.errors import InputError
 
-__all__ = ["REGIONS", "table", "region", "lookup"]
+__all__ = ["REGIONS", "table", "region", "lookup", "resolve", "la_number"]
 
 #: The nine English regions (GSS E12 codes).
 REGIONS: dict[str, str] = {
@@ -68,7 +74,8 @@ def table(*, include_former: bool = False) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``gss_code, name, authority_type, region_code, region_name, current,
-        valid_from, valid_to, replaced_by, code_name_source, region_source, notes``.
+        valid_from, valid_to, replaced_by, code_name_source, region_source, la_number,
+        la_number_source, notes``.
 
     Examples
     --------
@@ -159,3 +166,90 @@ def lookup(code_or_name: str) -> pd.Series:
             "(see ehimpact.data.authorities.table())",
         )
     return hit.iloc[0].copy()
+
+
+def _is_la_number(key: str) -> bool:
+    return len(key) == 3 and key.isdigit()
+
+
+def resolve(code: str) -> str:
+    """The GSS code of an authority given by GSS code or DfE 3-digit LA number.
+
+    Parameters
+    ----------
+    code : str
+        A GSS code (``"E10000030"``, any case) or the DfE LA number used in the CIN census
+        ``LEA`` and DfE statistics (``"936"``; an integer is accepted too).  Former
+        authorities (abolished 2023) resolve to their own code; an LA number that a
+        current authority took over resolves to the current one.
+
+    Returns
+    -------
+    str
+        The GSS code.
+
+    Raises
+    ------
+    InputError
+        If no authority has that code; the message names close matches.
+
+    Examples
+    --------
+    >>> resolve("936"), resolve("e10000030")
+    ('E10000030', 'E10000030')
+    """
+    frame = _load()
+    key = str(code).strip().upper()
+    hit = frame[frame["gss_code"] == key]
+    if hit.empty and key.isdigit() and len(key) <= 3:
+        key = key.zfill(3)
+        hit = frame[frame["la_number"] == key].sort_values("current", ascending=False)
+    if not hit.empty:
+        return str(hit.iloc[0]["gss_code"])
+    if _is_la_number(key):
+        numbers = sorted(n for n in frame["la_number"].unique() if n)
+        near = sorted(numbers, key=lambda n: (abs(int(n) - int(key)), n))[:3]
+        names = frame.drop_duplicates("la_number").set_index("la_number")["name"]
+        hint = ", ".join(f"{n} ({names[n]})" for n in near)
+        what = "DfE LA number"
+    else:
+        near = difflib.get_close_matches(key, frame["gss_code"].tolist(), n=3, cutoff=0.7)
+        names = frame.set_index("gss_code")["name"]
+        hint = ", ".join(f"{n} ({names[n]})" for n in near)
+        what = "GSS code"
+    raise InputError(
+        f"no English upper-tier authority has the {what} {str(code).strip()!r}"
+        + (f"; close matches: {hint}" if hint else ""),
+        field="authority_code",
+        fix="use the authority's GSS code (E06/E08/E09/E10...) or its 3-digit DfE LA number "
+        "as in the CIN census <LEA> (see ehimpact.data.authorities.table(), columns "
+        "gss_code and la_number)",
+    )
+
+
+def la_number(gss: str) -> str | None:
+    """The DfE 3-digit LA number of an authority, or None if the table has none.
+
+    Parameters
+    ----------
+    gss : str
+        GSS code (an LA number is accepted and returned as it resolves).
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    InputError
+        If the code is not an authority's (see :func:`resolve`).
+
+    Examples
+    --------
+    >>> la_number("E06000035")
+    '887'
+    """
+    code = resolve(gss)
+    frame = _load()
+    value = frame.loc[frame["gss_code"] == code, "la_number"].iloc[0]
+    return str(value) if value else None
