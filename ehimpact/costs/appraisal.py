@@ -39,7 +39,10 @@ from ehimpact.estimators.result import Estimate
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["OutcomeLink", "ValueForMoney", "value_for_money"]
+__all__ = ["OutcomeLink", "ValueForMoney", "value_for_money", "DEFAULT_SEED"]
+
+#: Monte Carlo seed when neither the costs config nor the evaluation gives one.
+DEFAULT_SEED = 20240401
 
 
 @dataclass(frozen=True)
@@ -279,29 +282,28 @@ class ValueForMoney(CostResult):
     level: float = 0.90
 
     def headline_text(self) -> str:
+        """The value for money in words: a negative return is worded as a cost, shares stay within 100%."""
         h = self.headline
-        bcr = h["bcr"]
-        parts = [f"Every £1 spent is estimated to return {money(bcr, pence=True)} in avoided costs"]
+        parts = [_return_sentence(h["bcr"])]
         if h.get("bcr_lo") is not None:
-            parts[0] += (f" ({pct(self.level)} interval {money(h['bcr_lo'], pence=True)} to "
-                         f"{money(h['bcr_hi'], pence=True)})")
+            parts[0] += f" ({pct(self.level)} interval {_interval_words(h['bcr_lo'], h['bcr_hi'])})"
         agency = self.table("by_agency")
-        if not agency.empty and agency["pv_avoided_costs"].sum() > 0:
-            top = agency.groupby("agency_label")["share"].sum().sort_values(ascending=False)
+        share = _gross_agency_shares(agency)
+        if share is not None:
             la = AGENCY_LABELS["la_childrens_services"]
-            if la in top.index:
-                parts.append(f"the local authority bears {pct(top[la])} of the savings")
+            if la in share.index:
+                parts.append(f"the local authority bears {pct(share[la])} of the savings")
             else:
-                parts.append(f"{top.index[0]} bears {pct(top.iloc[0])} of the savings")
+                parts.append(f"{share.index[0]} bears {pct(share.iloc[0])} of the savings")
         if h.get("p_bcr_gt_1") is not None:
             parts.append(f"the chance the service pays for itself is {pct(h['p_bcr_gt_1'])}")
         first = "; ".join(parts) + "."
-        npv = (f"Net present value {money(h['npv'])} ({money(h['pv_avoided_costs'])} avoided against "
+        npv = (f"{_npv_words(h['npv'])} ({_avoided_words(h['pv_avoided_costs'])} against "
                f"{money(h['pv_delivery_costs'])} delivery cost, {self.assumptions.get('price_base')} prices")
         if h.get("npv_lo") is not None:
-            npv += f"; {pct(self.level)} interval {money(h['npv_lo'])} to {money(h['npv_hi'])}"
+            npv += f"; {pct(self.level)} interval {_npv_interval_words(h['npv_lo'], h['npv_hi'])}"
         npv += ")."
-        cash = f" {pct(h['cashable_share'])} of the avoided costs are cashable."
+        cash = _cashable_words(h.get("cashable_share"), h.get("pv_gross_avoided_costs", h["pv_avoided_costs"]))
         pay = (f" It pays back in year {h['payback_year']}." if h["payback_year"] is not None
                else " It does not pay back within the years modelled.")
         return first + "\n" + npv + cash + pay
@@ -378,7 +380,7 @@ def value_for_money(
     version: str | None = None,
     cost_range: float | None = 0.25,
     draws: int = 10_000,
-    seed: int = 20240401,
+    seed: int = DEFAULT_SEED,
     level: float = 0.90,
     tornado: bool = True,
 ) -> ValueForMoney:
@@ -421,8 +423,9 @@ def value_for_money(
         and the tornado (an assumption, reported in the warnings); ``None`` keeps them fixed.
     draws : int, default 10000
         Monte Carlo draws (0 for none).  100,000 draws take well under a second.
-    seed : int
-        Random seed: the same seed gives the same numbers.
+    seed : int, default ``DEFAULT_SEED`` (20240401)
+        Random seed of the Monte Carlo: the same seed gives the same numbers.  In a report it is the
+        ``costs.seed`` key, else the evaluation's ``seed`` (see :func:`ehimpact.costs.config.evaluate`).
     level : float, default 0.90
         Level of the reported intervals.
     tornado : bool, default True
@@ -489,8 +492,7 @@ def value_for_money(
     headline: dict[str, Any] = {
         "pv_avoided_costs": pv_b, "pv_delivery_costs": pv_c, "npv": pv_b - pv_c, "bcr": pv_b / pv_c,
         "roi": (pv_b - pv_c) / pv_c, "payback_year": _payback(by_year),
-        "cashable_share": float(links_df.loc[links_df["cashable"], "pv_avoided_costs"].sum() / pv_b)
-        if pv_b != 0 else None,
+        **_cashable_share(links_df),
     }
     assumptions = {
         "price_base": base, "cohort": m.cohort, "deadweight": m.deadweight, "attribution": m.attribution,
@@ -502,6 +504,11 @@ def value_for_money(
         "unit_costs": uc.source, "cost_range": cost_range, "draws": int(draws), "seed": seed, "level": level,
     }
     warnings = _warnings(m, estimates, ob, defl, sched, cost_range)
+    if headline["pv_added_costs"] > 0 and headline["cashable_share"] is not None:
+        warnings.append(
+            f"Some outcomes add {money(headline['pv_added_costs'])} of costs; the cashable share is of the "
+            f"{money(headline['pv_gross_avoided_costs'])} of gross avoided costs, because a share of the net "
+            "figure could exceed 100%.")
     tables = {"links": links_df, "by_agency": by_agency, "by_year": by_year}
     draws_df = None
     if draws:
@@ -547,3 +554,74 @@ def _warnings(m: _Model, estimates: Mapping[str, Estimate], ob: OptimismBias, de
         ups = [o for o, e in zip(m.outcomes, m.effect, strict=True) if e > 0]
         w.append(f"The service is estimated to INCREASE {', '.join(ups)}; those appear as negative savings.")
     return w
+
+
+# ---------------------------------------------------------------------------------------------- words
+def _cashable_share(links_df: pd.DataFrame) -> dict[str, float | None]:
+    """Cashable share of the *gross* avoided costs, so it lies in [0, 1].
+
+    The old net form (cashable PV / net PV of all links) exceeds 100% as soon as an outcome the service
+    increased adds costs that are not cashable (e.g. 113%), and is negative when the net PV is.  The
+    gross form counts only links with avoided (positive) costs; added costs are reported beside it
+    (``pv_added_costs``), never netted off the share.
+    """
+    pv = links_df["pv_avoided_costs"].to_numpy(dtype=float) if len(links_df) else np.zeros(0)
+    cash = links_df["cashable"].to_numpy(dtype=bool) if len(links_df) else np.zeros(0, dtype=bool)
+    gross = float(pv[pv > 0].sum())
+    added = float(-pv[pv < 0].sum())
+    share = float(pv[(pv > 0) & cash].sum() / gross) if gross > 0 else None
+    if share is not None:
+        share = min(max(share, 0.0), 1.0)  # exact by construction; guards rounding only
+    return {"cashable_share": share, "pv_gross_avoided_costs": gross, "pv_added_costs": added}
+
+
+def _gross_agency_shares(agency: pd.DataFrame) -> pd.Series | None:
+    """Each agency's share of the gross savings (agencies with added costs count as 0), largest first."""
+    if agency.empty:
+        return None
+    by = agency.groupby("agency_label")["pv_avoided_costs"].sum().clip(lower=0.0)
+    if by.sum() <= 0:
+        return None
+    return (by / by.sum()).sort_values(ascending=False)
+
+
+def _return_sentence(bcr: float) -> str:
+    if bcr is None or bcr != bcr:
+        return "The return per £1 spent is not available"
+    if bcr >= 0:
+        return f"Every £1 spent is estimated to return {money(bcr, pence=True)} in avoided costs"
+    return (f"The service is estimated to add costs rather than avoid them: every £1 spent adds a further "
+            f"{money(-bcr, pence=True)} of costs elsewhere")
+
+
+def _per_pound(x: float) -> str:
+    return f"{money(x, pence=True)} avoided" if x >= 0 else f"{money(-x, pence=True)} of added costs"
+
+
+def _interval_words(lo: float, hi: float) -> str:
+    if lo >= 0:
+        return f"{money(lo, pence=True)} to {money(hi, pence=True)}"
+    return f"from {_per_pound(lo)} to {_per_pound(hi)} per £1"
+
+
+def _npv_words(npv: float) -> str:
+    if npv >= 0:
+        return f"Net present value {money(npv)}"
+    return f"A net cost of {money(-npv)} in present value"
+
+
+def _npv_interval_words(lo: float, hi: float) -> str:
+    if lo >= 0:
+        return f"{money(lo)} to {money(hi)}"
+    one = (lambda v: f"a net saving of {money(v)}" if v >= 0 else f"a net cost of {money(-v)}")
+    return f"from {one(lo)} to {one(hi)}"
+
+
+def _avoided_words(pv: float) -> str:
+    return f"{money(pv)} avoided" if pv >= 0 else f"{money(-pv)} of added costs"
+
+
+def _cashable_words(share: float | None, gross: float) -> str:
+    if share is None:
+        return " No costs are avoided, so none are cashable."
+    return f" {pct(share)} of the {money(gross)} of avoided costs are cashable."

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ehimpact.costs.appraisal import OutcomeLink, value_for_money
+from ehimpact.costs.appraisal import DEFAULT_SEED, OutcomeLink, value_for_money
 from ehimpact.costs.late_intervention import late_intervention_cost
 from ehimpact.costs.optimism import OptimismBias
 from ehimpact.costs.prices import DeflatorTable, parse_year
@@ -92,7 +93,7 @@ class CostsConfig(_Strict):
     deflator_growth: list[float] | None = Field(default=None, description="extend the table (e.g. OBR forecasts)")
     cost_range: float | None = Field(default=0.25, ge=0, lt=1)
     draws: int = Field(default=10_000, ge=0)
-    seed: int = 20240401
+    seed: int | None = Field(default=None, description="Monte Carlo seed; default the evaluation's seed")
     level: float = Field(default=0.90, gt=0, lt=1)
     late_intervention: LateInterventionConfig | None = None
     scorecard: ScorecardConfig | None = None
@@ -181,7 +182,8 @@ class CostsConfig(_Strict):
 
 
 def evaluate(config: CostsConfig | dict[str, Any], estimates: dict[str, Estimate] | None = None,
-             panel: pd.DataFrame | None = None, *, authority: str | None = None) -> dict[str, CostResult]:
+             panel: pd.DataFrame | None = None, *, authority: str | None = None,
+             seed: int | None = None) -> dict[str, CostResult]:
     """Run every costing the config asks for: the one call step 9 of the report makes.
 
     Parameters
@@ -194,6 +196,10 @@ def evaluate(config: CostsConfig | dict[str, Any], estimates: dict[str, Estimate
         Authority panel, for the cost of late intervention and the scorecard.
     authority : str, optional
         GSS code of the authority (used when the sub-sections do not name one).
+    seed : int, optional
+        The evaluation's seed.  The Monte Carlo uses ``costs.seed`` when the config sets it, else this
+        seed, else :data:`ehimpact.costs.appraisal.DEFAULT_SEED`; the seed used is recorded in the
+        result's ``assumptions["seed"]``.
 
     Returns
     -------
@@ -213,7 +219,7 @@ def evaluate(config: CostsConfig | dict[str, Any], estimates: dict[str, Estimate
             price_base_year=cfg.price_base_year, unit_costs=uc, deflators=defl, deadweight=cfg.deadweight,
             attribution=cfg.attribution, optimism=ob, optimism_grade=cfg.optimism_grade,
             schedule=cfg.discount_schedule, version=cfg.green_book_version, cost_range=cfg.cost_range,
-            draws=cfg.draws, seed=cfg.seed, level=cfg.level)
+            draws=cfg.draws, seed=_monte_carlo_seed(cfg.seed, seed), level=cfg.level)
     for key, section in (("late_intervention", cfg.late_intervention), ("scorecard", cfg.scorecard)):
         if section is None or not section.enabled:
             continue
@@ -230,3 +236,14 @@ def evaluate(config: CostsConfig | dict[str, Any], estimates: dict[str, Estimate
                                           wellbeing=section.wellbeing, months=section.months)
     parse_year(cfg.price_base_year, field="costs.price_base_year")
     return out
+
+
+def _monte_carlo_seed(costs_seed: int | None, evaluation_seed: int | None) -> int:
+    """``costs.seed``, else the evaluation's seed, else the documented default."""
+    for v, key in ((costs_seed, "costs.seed"), (evaluation_seed, "seed")):
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise InputError(f"{key} is {v!r}", field=key, fix="give a whole number >= 0, e.g. seed: 1")
+        return int(v)
+    return DEFAULT_SEED
