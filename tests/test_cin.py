@@ -79,36 +79,41 @@ def test_events_layout(cin):
     assert counts == {"csc_referral": 8, "cpp_start": 4, "s47": 2, "cpp_end": 2}
 
 
-def test_broken_xml_keeps_other_children(tmp_path):
+def test_broken_xml_is_an_input_error_never_read_in_part(tmp_path):
     text = (FIX / "cin_small.xml").read_text()
     # break the closing tag of B2's child block (the 2nd child)
     i = text.index("<LAchildID>B2</LAchildID>")
     j = text.index("</Child>", i)
     broken = text[:j] + "</Chil>" + text[j + len("</Child>"):]
+    line = broken[:j].count("\n") + 1
     path = tmp_path / "broken.xml"
     path.write_text(broken)
-    cin = read_cin(path, salt=SALT)
-    assert h("B2") not in set(cin.children.child_id)
-    assert set(cin.children.child_id) == {h(x) for x in ("A1", "C3", "D4", "E5", "J9")}
-    frame = cin.report.to_frame()
-    assert (frame.problem == "file is not well-formed XML").sum() == 1
-    bad = frame[frame.field == "Child"]
-    assert bad.record.tolist() == ["child 2 (line 28)"]  # B2 opens on line 28 of the fixture
+    with pytest.raises(InputError, match=rf"broken.xml: not well-formed XML at line {line}, column") as err:
+        read_cin(path, salt=SALT)
+    assert err.value.field == "cin_xml" and err.value.rows == [line]
+    assert "export it again" in err.value.fix and "nothing was read" in str(err.value)
 
 
-def test_namespaced_file(tmp_path):
+def test_namespaced_file_is_refused(tmp_path):
     text = (FIX / "cin_small.xml").read_text().replace(
         "<Message>", '<Message xmlns="http://www.dcsf.gov.uk/schemas/cbds">')
     path = tmp_path / "ns.xml"
     path.write_text(text)
-    assert len(read_cin(path, salt=SALT).referrals) == 8
+    with pytest.raises(InputError, match=r"ns.xml: the root element <Message> is in the XML namespace "
+                                         r"'http://www.dcsf.gov.uk/schemas/cbds' \(declared at line 3\)"):
+        read_cin(path, salt=SALT)
 
 
-@pytest.mark.parametrize("content", ["", "not xml at all", "<Message><Children></Children></Message>"])
-def test_unreadable_file_raises(tmp_path, content):
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "x.xml: the file is empty"),
+    ("not xml at all", "x.xml: not well-formed XML at line 1, column 1"),
+    ("<Message><Children></Children></Message>", "x.xml: no readable <Child>"),
+    ("<Return><Children></Children></Return>", "the root element is <Return>, not <Message>"),
+])
+def test_unreadable_file_raises(tmp_path, content, message):
     path = tmp_path / "x.xml"
     path.write_text(content)
-    with pytest.raises(InputError, match="x.xml: no readable <Child>") as err:
+    with pytest.raises(InputError, match=message) as err:
         read_cin(path, salt=SALT)
     assert err.value.field == "cin_xml"
 
@@ -129,10 +134,11 @@ def test_two_years_deduplicated(tmp_path):
 
 def test_nested_child_tag_found_by_fuzzing(tmp_path):
     # hypothesis found this: an extra "<Child>" before a child made iterparse see a Child
-    # inside a Child; the file is then read child by child and only A1 is lost
+    # inside a Child.  The file is not well-formed (the tags no longer match), so it is now
+    # refused as a whole, at the line where the mismatch shows
     text = (FIX / "cin_small.xml").read_text()
     i = text.index("<Child>")
     path = tmp_path / "nested.xml"
     path.write_text(text[:i] + "<Child>" + text[i:])
-    cin = read_cin(path, salt=SALT)
-    assert set(cin.children.child_id) >= {h(x) for x in ("B2", "C3", "D4", "E5", "J9")}
+    with pytest.raises(InputError, match="nested.xml: not well-formed XML at line"):
+        read_cin(path, salt=SALT)

@@ -1,8 +1,8 @@
 """Read the Children in Need (CIN) census XML return into tidy, pseudonymous tables.
 
 The CIN census is the annual child-level return every English local authority makes
-to the DfE (s83 Children Act 1989).  Structure (element names as in the DfE
-specification and the ``csc-validator-be-cin`` ingress code)::
+to the DfE (s83 Children Act 1989).  Structure (element names as in the DfE schema
+``CIN_schema_<year>.xsd``; a copy of 2017-2024 is in ``tests/fixtures/external/cin``)::
 
     Message
       Header/CollectionDetails (Collection, Year, ReferenceDate)
@@ -11,7 +11,7 @@ specification and the ``csc-validator-be-cin`` ingress code)::
         ChildIdentifiers (LAchildID, UPN, PersonBirthDate, GenderCurrent | Sex, PersonDeathDate)
         ChildCharacteristics (Ethnicity, Disabilities/Disability*)
         CINdetails*  (CINreferralDate, ReferralSource, PrimaryNeedCode, CINclosureDate,
-                      ReasonForClosure, ReferralNFA)
+                      ReasonForClosure, DateOfInitialCPC, ..., ReferralNFA)
           Assessments* (AssessmentActualStartDate, AssessmentAuthorisationDate,
                         FactorsIdentifiedAtAssessment/AssessmentFactors*)
           CINPlanDates* (CINPlanStartDate, CINPlanEndDate)
@@ -19,14 +19,28 @@ specification and the ``csc-validator-be-cin`` ingress code)::
           ChildProtectionPlans* (CPPstartDate, CPPendDate, InitialCategoryOfAbuse,
                                  LatestCategoryOfAbuse, NumberOfPreviousCPP, Reviews/CPPreviewDate*)
 
-Dates are ISO (``YYYY-MM-DD``).  The file is streamed with ``iterparse``; if it is
-not well-formed XML the reader falls back to reading it child by child, so one broken
-``<Child>`` block is reported and excluded without losing the others.
+Dates are ISO (``YYYY-MM-DD``).  One file per collection year (1 April to 31 March; the
+header's ``ReferenceDate`` is 31 March).  An authority keeps several years; a referral
+open across 31 March appears in both years' files and the later one has its closure.
+
+**Several years.**  :func:`read_cin` takes a file, a list, a folder or a glob pattern.
+Files are combined in ``ReferenceDate`` order: the same child and referral date is one
+episode, and the latest census supplies its closure and every other field.
+:attr:`CINData.census` says which file covers which dates, and
+:attr:`CINData.extract_date` is the latest ``ReferenceDate``.
+
+**Fail loudly.**  A file that is not well-formed XML (e.g. truncated), has a namespace
+(the DfE schema has none) or a root other than ``<Message>`` is an :class:`InputError`
+naming the file, the line and column, and the fix; it is never read in part.  So are two
+different files for the same collection year, files from different authorities, and a
+header ``LEA`` that is not the authority being evaluated (``authority_code=`` or
+``la_number=``).  Bad *records* in a well-formed file are excluded, counted and listed in
+the read report.
 """
 
 from __future__ import annotations
 
-import re
+import glob as _glob
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,11 +48,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ehimpact.data import authorities
 from ehimpact.data.privacy import Salt, birth_month, pseudonymise, resolve_salt
 from ehimpact.data.read_report import ReadReport, check_order, map_codes, parse_dates
 from ehimpact.errors import InputError
 
-__all__ = ["CINData", "read_cin", "SEX_CODES", "ETHNICITY_GROUPS", "REFERRAL_SOURCE_GROUPS"]
+__all__ = ["CINData", "read_cin", "cin_sources", "SEX_CODES", "ETHNICITY_GROUPS",
+           "REFERRAL_SOURCE_GROUPS", "CENSUS_COLUMNS"]
 
 _ISO = "%Y-%m-%d"
 
@@ -68,14 +84,15 @@ REFERRAL_SOURCE_GROUPS: dict[str, str] = {
     **{c: "other" for c in ("7", "8", "9", "10")},
 }
 
+#: Columns of :attr:`CINData.census` (one row per file, in ``ReferenceDate`` order).
+CENSUS_COLUMNS = ["file", "collection_year", "reference_date", "period_start", "period_end",
+                  "lea", "authority_code", "n_children", "n_referrals"]
+
 _NEED_CODES = {f"N{i}": f"N{i}" for i in range(0, 10)}
 _ABUSE_CODES = {c: c for c in ("NEG", "PHY", "SAB", "EMO", "MUL")}
 _DISABILITY_NONE = "NONE"
-
-_CHILD_OPEN = re.compile(rb"<(?:[\w.-]+:)?Child(?:\s[^<>]*)?>")
-_CHILD_CLOSE = re.compile(rb"</(?:[\w.-]+:)?Child\s*>")
-_HEADER = re.compile(rb"<(?:[\w.-]+:)?Header[\s>].*?</(?:[\w.-]+:)?Header\s*>", re.S)
-_PREFIX = re.compile(rb"<(/?)[\w.-]+:")
+_GLOB_CHARS = set("*?[")
+_FIELD = "cin_xml"
 
 
 @dataclass
@@ -88,14 +105,21 @@ class CINData:
         ``child_id, birth_month, sex, ethnicity, disability, death_date``.
     referrals : DataFrame
         ``child_id, referral_date, referral_source, primary_need, closure_date,
-        reason_for_closure, referral_nfa`` (one row per CINdetails).
+        reason_for_closure, referral_nfa`` (one row per episode: child and referral date).
     assessments, cin_plans, section47, cpp : DataFrame
         One row per Assessments / CINPlanDates / Section47 / ChildProtectionPlans block,
         each with ``child_id`` and ``referral_date`` of its CINdetails.
     authority_code : str or None
-        From ``Header/Source/LEA`` (the 3-digit DfE code) unless given by the caller.
+        GSS code: the caller's, else the header ``LEA`` (a 3-digit DfE LA number, resolved
+        through :mod:`ehimpact.data.authorities`; kept as written if unknown).
     report : ReadReport
         Problems found and record counts.
+    census : DataFrame
+        One row per file read, oldest first: ``file, collection_year, reference_date,
+        period_start, period_end, lea, authority_code, n_children, n_referrals``.  The
+        period is the collection year the file covers (1 April to ``ReferenceDate``).
+    la_number : str or None
+        The header's ``LEA`` as written (the DfE LA number).
     """
 
     children: pd.DataFrame
@@ -106,6 +130,25 @@ class CINData:
     cpp: pd.DataFrame
     authority_code: str | None = None
     report: ReadReport = field(default_factory=ReadReport)
+    census: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CENSUS_COLUMNS))
+    la_number: str | None = None
+
+    @property
+    def extract_date(self) -> pd.Timestamp | None:
+        """The latest census ``ReferenceDate`` (the natural data extract date), or None."""
+        dates = pd.to_datetime(self.census["reference_date"]).dropna() if len(self.census) else []
+        return pd.Timestamp(max(dates)) if len(dates) else None
+
+    @property
+    def collection_years(self) -> list[int]:
+        """Collection years read (the header ``Year``: 2024 is 1 April 2023 - 31 March 2024)."""
+        years = self.census["collection_year"].dropna() if len(self.census) else []
+        return sorted(int(y) for y in years)
+
+    def missing_years(self) -> list[int]:
+        """Collection years between the first and last read that no file covers."""
+        years = self.collection_years
+        return sorted(set(range(years[0], years[-1] + 1)) - set(years)) if years else []
 
     def events(self, authority_code: str | None = None) -> pd.DataFrame:
         """Statutory events in the DATA_CONTRACT §2 layout.
@@ -144,36 +187,117 @@ def _events(frame: pd.DataFrame, col: str, kind: str, detail: str | None) -> pd.
     )
 
 
+# --------------------------------------------------------------------------- sources
+
+
+def cin_sources(source: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The CIN census files a ``cin_xml`` value names.
+
+    Parameters
+    ----------
+    source : path, glob pattern, folder, or a sequence of these
+        A file; a folder (every ``*.xml`` directly inside it); a glob pattern
+        (``"cin/cin_*.xml"``, ``"**"`` recursive); or a list mixing these.
+
+    Returns
+    -------
+    list of Path
+        Existing files, each once, in the order given (a folder's or pattern's files sorted
+        by name).
+
+    Raises
+    ------
+    InputError
+        When nothing is given, a file is missing, a folder holds no ``.xml`` file or a
+        pattern matches nothing.
+    """
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    if not items:
+        raise InputError("no CIN census file given", field=_FIELD,
+                         fix="give a file, a list of files, a folder or a glob pattern")
+    out: list[Path] = []
+    for item in items:
+        path = Path(str(item)).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".xml")
+            if not found:
+                raise InputError(f"no .xml file in the folder {path}", field=_FIELD,
+                                 fix="put the authority's CIN census files (one per year) there, "
+                                     "or give the files or a pattern such as cin/*.xml")
+        elif path.is_file():
+            found = [path]
+        elif _GLOB_CHARS & set(str(item)):
+            found = sorted(Path(p) for p in _glob.glob(str(path), recursive=True)
+                           if Path(p).is_file())
+            if not found:
+                raise InputError(f"no file matches the pattern {item}", field=_FIELD,
+                                 fix="check the folder and the pattern (relative paths are "
+                                     "relative to the config file)")
+        else:
+            raise InputError(f"file not found: {path}", field=_FIELD,
+                             fix="check the path to the CIN census XML file")
+        out.extend(found)
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
 # --------------------------------------------------------------------------- reading
 
 
+@dataclass
+class _Header:
+    path: Path
+    year: int | None = None
+    reference_date: pd.Timestamp | None = None
+    lea: str | None = None
+    gss: str | None = None
+    year_text: str | None = None
+    ref_text: str | None = None
+
+
 def read_cin(
-    path: str | Path | Sequence[str | Path],
+    source: str | Path | Sequence[str | Path],
     *,
     salt: str | Salt | None = None,
     authority_code: str | None = None,
+    la_number: str | None = None,
 ) -> CINData:
     """Read CIN census XML file(s) into pseudonymous tidy tables.
 
     Parameters
     ----------
-    path : path or sequence of paths
-        One census file, or several years' files (a referral that appears in two
-        years' returns is kept once, from the later file).
+    source : path, folder, glob pattern or sequence of these
+        One census file, several years' files, a folder of them (every ``*.xml``) or a
+        pattern (``"cin/*.xml"``); see :func:`cin_sources`.  Years are combined without
+        double counting: one episode per child and referral date, taken from the latest
+        census (by ``ReferenceDate``), which has the closure.
     salt : str or Salt, optional
         Secret for the child-id hash; defaults to ``$EHIMPACT_SALT``.  Use the same
         salt for the SSDA903 and local-export readers so the sources link.
     authority_code : str, optional
-        GSS code to attach to events (the file's own ``LEA`` code is used otherwise).
+        The authority being evaluated (GSS code, or a 3-digit DfE LA number).  Every
+        file's header ``LEA`` must be this authority's; it is attached to the events.
+    la_number : str, optional
+        The same check given as the DfE LA number (``"887"``).
 
     Returns
     -------
     CINData
+        With :attr:`CINData.census` (coverage per file) and :attr:`CINData.extract_date`.
 
     Raises
     ------
     InputError
-        If a file is missing, empty, or contains no readable ``Child`` record.
+        If a file is missing, empty, not well-formed XML (naming the line and column),
+        in a namespace or without a ``<Message>`` root, or holds no ``Child`` record; if
+        two files are for the same collection year; if the files come from different
+        authorities, or from another authority than ``authority_code`` / ``la_number``.
 
     Notes
     -----
@@ -186,23 +310,33 @@ def read_cin(
 
     Examples
     --------
-    >>> data = read_cin("cin_2024.xml", salt="a-long-secret")  # doctest: +SKIP
+    >>> data = read_cin("cin/", salt="a-long-secret", la_number="887")  # doctest: +SKIP
+    >>> data.census[["collection_year", "period_start", "period_end"]]  # doctest: +SKIP
     >>> data.events().event_type.value_counts()  # doctest: +SKIP
     """
     key = resolve_salt(salt)
-    paths = [path] if isinstance(path, (str, Path)) else list(path)
-    if not paths:
-        raise InputError("no CIN census file given", field="cin_xml", fix="pass a path")
+    expected = _expected_authority(authority_code, la_number)
+    paths = cin_sources(source)
     report = ReadReport()
-    parts = [_read_one(Path(p), key, report) for p in paths]
-    lea = next((p[1] for p in parts if p[1]), None)
+    parts = [_read_one(p, key, report) for p in paths]
+    headers = [h for _, h in parts]
+    order = sorted(range(len(parts)), key=lambda i: (
+        headers[i].reference_date is not None, headers[i].reference_date or pd.Timestamp(0), i))
+    parts = [parts[i] for i in order]
+    headers = [headers[i] for i in order]
+    _check_years(headers)
+    lea_gss = _check_authority(headers, expected)
     tables = {name: pd.concat([p[0][name] for p in parts], ignore_index=True) for name in parts[0][0]}
     if len(parts) > 1:  # later census returns restate open referrals: keep the latest version
         tables["children"] = tables["children"].drop_duplicates("child_id", keep="last")
         for name, keys in _KEYS.items():
             tables[name] = tables[name].drop_duplicates(keys, keep="last")
+    census = pd.DataFrame([_census_row(h, t) for t, h in parts], columns=CENSUS_COLUMNS)
+    lea = next((h.lea for h in reversed(headers) if h.lea), None)
+    code = expected[0] if expected else lea_gss
     return CINData(**{k: v.reset_index(drop=True) for k, v in tables.items()},
-                   authority_code=authority_code or lea, report=report)
+                   authority_code=code if code else (authority_code or lea), report=report,
+                   census=census, la_number=lea)
 
 
 _KEYS = {
@@ -214,28 +348,149 @@ _KEYS = {
 }
 
 
-def _read_one(path: Path, salt: Salt, report: ReadReport) -> tuple[dict[str, pd.DataFrame], str | None]:
+def _expected_authority(authority_code: str | None, la_number: str | None) -> tuple[str, str] | None:
+    """(GSS code, as given) of the authority the caller evaluates, or None."""
+    given = [(v, f) for v, f in ((authority_code, "authority_code"), (la_number, "la_number")) if v]
+    if not given:
+        return None
+    codes = {authorities.resolve(v) for v, _ in given}
+    if len(codes) > 1:
+        raise InputError(
+            f"authority_code {authority_code!r} and la_number {la_number!r} are different "
+            "authorities", field="authority_code", fix="give one of them, or two that agree")
+    return codes.pop(), str(given[0][0])
+
+
+def _describe(gss: str | None, raw: str | None) -> str:
+    if gss is None:
+        return f"{raw!r} (not a known English authority)"
+    row = authorities.lookup(gss)
+    number = row.get("la_number") or "?"
+    return f"{row['name']} (LA number {number}, {gss})"
+
+
+def _check_authority(headers: list[_Header], expected: tuple[str, str] | None) -> str | None:
+    """Raise unless every file is from one authority (the expected one when given)."""
+    if expected is not None:
+        for h in headers:
+            if h.lea is None:
+                continue  # reported when read: the LEA could not be checked
+            if h.gss != expected[0]:
+                raise InputError(
+                    f"{h.path.name}: the census header's LEA is {h.lea}, "
+                    f"{_describe(h.gss, h.lea)}, but the authority being evaluated is "
+                    f"{_describe(expected[0], expected[1])}",
+                    field=_FIELD,
+                    fix="give this authority's own CIN census files (check the "
+                        "{authority} placeholder in data.statutory.cin_xml and the authority code)",
+                )
+        return expected[0]
+    found = {(h.gss or h.lea) for h in headers if h.lea}
+    if len(found) > 1:
+        listing = "; ".join(f"{h.path.name}: LEA {h.lea}" for h in headers if h.lea)
+        raise InputError(
+            f"the CIN census files come from different authorities ({listing})",
+            field=_FIELD, fix="give one authority's files at a time")
+    gss = {h.gss for h in headers if h.gss}
+    return gss.pop() if gss else None
+
+
+def _check_years(headers: list[_Header]) -> None:
+    by_date: dict[pd.Timestamp, list[str]] = {}
+    for h in headers:
+        if h.reference_date is not None:
+            by_date.setdefault(h.reference_date, []).append(h.path.name)
+    clash = {d: names for d, names in by_date.items() if len(names) > 1}
+    if clash:
+        date, names = next(iter(clash.items()))
+        raise InputError(
+            f"{len(names)} CIN census files have the same ReferenceDate {date.date()}: "
+            + ", ".join(names),
+            field=_FIELD,
+            fix="give one file per collection year (a resubmission replaces the earlier file)")
+
+
+def _census_row(h: _Header, tables: dict[str, pd.DataFrame]) -> dict:
+    ref = h.reference_date
+    start = (ref - pd.DateOffset(years=1) + pd.Timedelta(days=1)) if ref is not None else pd.NaT
+    return {
+        "file": h.path.name, "collection_year": h.year,
+        "reference_date": ref if ref is not None else pd.NaT,
+        "period_start": start, "period_end": ref if ref is not None else pd.NaT,
+        "lea": h.lea, "authority_code": h.gss,
+        "n_children": len(tables["children"]), "n_referrals": len(tables["referrals"]),
+    }
+
+
+def _read_one(path: Path, salt: Salt, report: ReadReport) -> tuple[dict[str, pd.DataFrame], _Header]:
     if not path.is_file():
-        raise InputError(f"file not found: {path}", field="cin_xml",
+        raise InputError(f"file not found: {path}", field=_FIELD,
                          fix="check the path to the CIN census XML file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty", field=_FIELD,
+                         fix="export the CIN census XML again; nothing was read from this file")
     sink: dict[str, list[dict]] = {t: [] for t in _RAW_COLUMNS}
-    lea: str | None = None
+    header = _Header(path)
     try:
-        lea, seen = _stream(path, sink, report)
+        seen = _stream(path, sink, report, header)
     except ET.ParseError as err:
         line, col = getattr(err, "position", (0, 0))
-        report.add(file=path, record=f"line {line}, column {col}", field="",
-                   problem="file is not well-formed XML", action="read child by child")
-        sink = {t: [] for t in _RAW_COLUMNS}
-        lea, seen = _recover(path, sink, report)
-    n_children = len(sink["children"])
-    if n_children == 0:
+        reason = str(err).split(":")[0]
+        raise InputError(
+            f"{path}: not well-formed XML at line {line}, column {col + 1} ({reason}); "
+            "nothing was read from this file",
+            field=_FIELD, rows=[line],
+            fix="the file is damaged or truncated: export it again from the case-management "
+                "system (or open it in an XML editor to find the fault at that line)",
+        ) from None
+    _finish_header(header, report)
+    if not sink["children"]:
         raise InputError(
             f"{path.name}: no readable <Child> record found",
-            field="cin_xml",
-            fix="check that this is a CIN census XML file (Message/Children/Child) and not truncated",
+            field=_FIELD,
+            fix="check that this is a CIN census XML file (Message/Children/Child)",
         )
-    return _tidy(path, sink, salt, report, seen), lea
+    return _tidy(path, sink, salt, report, seen), header
+
+
+def _finish_header(h: _Header, report: ReadReport) -> None:
+    raw_year, raw_ref = h.year_text, h.ref_text
+    year = int(raw_year) if raw_year and raw_year.isdigit() and len(raw_year) == 4 else None
+    if raw_year and year is None:
+        report.add(file=h.path, record="Header", field="Year",
+                   problem=f"Year {raw_year!r} is not a year (xs:gYear, e.g. 2024)", action="ignored")
+    ref = pd.to_datetime(raw_ref, format=_ISO, errors="coerce") if raw_ref else pd.NaT
+    if raw_ref and pd.isna(ref):
+        report.add(file=h.path, record="Header", field="ReferenceDate",
+                   problem="not a valid date in YYYY-MM-DD format", action="ignored")
+    if pd.isna(ref) and year is not None:
+        ref = pd.Timestamp(year=year, month=3, day=31)
+        report.add(file=h.path, record="Header", field="ReferenceDate",
+                   problem=f"no ReferenceDate: taken as 31 March of the collection year {year}",
+                   action="value derived")
+    if year is None and pd.notna(ref):
+        year = int(ref.year)
+    if year is not None and pd.notna(ref) and ref.year != year:
+        report.add(file=h.path, record="Header", field="Year",
+                   problem=f"Year {year} disagrees with ReferenceDate {ref.date()}",
+                   action="ReferenceDate used")
+        year = int(ref.year)
+    if year is None:
+        report.add(file=h.path, record="Header", field="ReferenceDate",
+                   problem="no Year or ReferenceDate: the census year this file covers is unknown",
+                   action="ignored")
+    h.year = year
+    h.reference_date = None if pd.isna(ref) else pd.Timestamp(ref)
+    if h.lea is None:
+        report.add(file=h.path, record="Header", field="LEA",
+                   problem="no LEA in the header: the authority cannot be checked", action="ignored")
+    else:
+        try:
+            h.gss = authorities.resolve(h.lea)
+        except InputError:
+            h.gss = None
+            report.add(file=h.path, record="Header", field="LEA",
+                       problem=f"LEA {h.lea!r} is not a known DfE LA number", action="ignored")
 
 
 def _local(tag: object) -> str:
@@ -243,65 +498,63 @@ def _local(tag: object) -> str:
     return text.rsplit("}", 1)[-1]
 
 
-def _stream(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> tuple[str | None, int]:
+def _namespace_error(path: Path, tag: str, where: str) -> InputError:
+    namespace = tag[1:].split("}", 1)[0]
+    line = _line_of(path, b"xmlns")
+    return InputError(
+        f"{path}: {where} <{_local(tag)}> is in the XML namespace {namespace!r}"
+        + (f" (declared at line {line})" if line else "")
+        + "; the DfE CIN census schema has no namespace, so this is not a CIN census file "
+        "in the DfE format",
+        field=_FIELD, rows=[line] if line else None,
+        fix="export the census in the DfE format (no xmlns on <Message>), or remove the "
+            "xmlns declaration if the content is otherwise the DfE layout",
+    )
+
+
+def _line_of(path: Path, needle: bytes) -> int | None:
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if needle in line:
+                return n
+    return None
+
+
+_HEADER_FIELDS = {"Year": "year_text", "ReferenceDate": "ref_text"}
+
+
+def _stream(path: Path, sink: dict[str, list[dict]], report: ReadReport, header: _Header) -> int:
     """Stream Child elements with iterparse, releasing each once read."""
-    lea = None
     index = 0
     stack: list[ET.Element] = []  # open elements, root first
     for event, elem in ET.iterparse(path, events=("start", "end")):
         if event == "start":
+            if not stack:
+                if "}" in elem.tag:
+                    raise _namespace_error(path, elem.tag, "the root element")
+                if elem.tag != "Message":
+                    raise InputError(
+                        f"{path}: the root element is <{elem.tag}>, not <Message>: this is not a "
+                        "CIN census XML file",
+                        field=_FIELD, rows=[_line_of(path, f"<{elem.tag}".encode()) or 1],
+                        fix="give the authority's CIN census return (Message/Header/Children)")
+            elif "}" in elem.tag:
+                raise _namespace_error(path, elem.tag, "the element")
             stack.append(elem)
             continue
         stack.pop()
-        tag = _local(elem.tag)
-        if tag == "LEA" and lea is None and elem.text:
-            lea = elem.text.strip()
-        elif tag == "Child" and stack and _local(stack[-1].tag) == "Children":
+        tag = elem.tag
+        if tag == "Child" and stack and stack[-1].tag == "Children":
             index += 1
-            _strip_ns(elem)
             _collect_child(elem, index, f"child {index} (Children/Child[{index}])", sink, path, report)
             stack[-1].remove(elem)  # release the child once read (large files)
-    return lea, index
-
-
-def _recover(path: Path, sink: dict[str, list[dict]], report: ReadReport) -> tuple[str | None, int]:
-    """Read a broken file child by child: each <Child> up to its first </Child>."""
-    data = path.read_bytes()
-    lea = None
-    header = _HEADER.search(data)
-    if header:
-        try:
-            node = ET.fromstring(_PREFIX.sub(rb"<\1", header.group(0)))
-            found = node.find(".//LEA")
-            lea = found.text.strip() if found is not None and found.text else None
-        except ET.ParseError:
-            report.add(file=path, record="Header", field="LEA", problem="header is not well-formed",
-                       action="ignored")
-    index = 0
-    for index, opening in enumerate(_CHILD_OPEN.finditer(data), start=1):
-        close = _CHILD_CLOSE.search(data, opening.end())
-        line = data.count(b"\n", 0, opening.start()) + 1
-        where = f"child {index} (line {line})"
-        if close is None:
-            report.add(file=path, record=where, field="Child", problem="no closing </Child> tag",
-                       action="record excluded")
-            continue
-        chunk = _PREFIX.sub(rb"<\1", data[opening.start() : close.end()])
-        try:
-            elem = ET.fromstring(chunk)
-        except ET.ParseError as err:
-            report.add(file=path, record=where, field="Child",
-                       problem=f"not well-formed XML ({str(err).split(':')[0]})",
-                       action="record excluded")
-            continue
-        _strip_ns(elem)
-        _collect_child(elem, index, where, sink, path, report)
-    return lea, index
-
-
-def _strip_ns(elem: ET.Element) -> None:
-    for node in elem.iter():
-        node.tag = _local(node.tag)
+        elif len(stack) >= 2 and stack[1].tag == "Header":
+            text = (elem.text or "").strip() or None
+            if tag == "LEA" and header.lea is None and text:
+                header.lea = text
+            elif tag in _HEADER_FIELDS and text and len(stack) == 3:
+                setattr(header, _HEADER_FIELDS[tag], text)
+    return index
 
 
 def _text(elem: ET.Element | None, tag: str) -> str | None:
