@@ -23,7 +23,97 @@ import pandas as pd
 from ehimpact.data.dictionary import available, get
 from ehimpact.errors import InputError
 
-__all__ = ["load", "read_table", "direct_identifier_columns", "SUFFIXES"]
+__all__ = ["load", "read_table", "direct_identifier_columns", "sniff", "sniff_delimiter", "SUFFIXES",
+           "DELIMITERS"]
+
+#: Field separators a CSV export may use, with their names for messages.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+_MAGIC = (
+    (b"PK\x03\x04", "zip"),              # .xlsx/.xlsm (and any zip)
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),  # old .xls, or a protected workbook
+    (b"PAR1", "parquet"),
+)
+_WHAT = {"zip": "a zip archive (an Excel .xlsx workbook?)", "ole": "an old-style (.xls) or "
+         "password-protected Excel file", "parquet": "a Parquet file", "text": "text (CSV?)",
+         "utf16": "UTF-16 text", "binary": "a binary file", "empty": "empty"}
+
+
+def sniff(path: str | Path) -> str:
+    """What a file's first bytes say it is, whatever its name.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str
+        ``"zip"`` (an .xlsx workbook), ``"ole"`` (old .xls or a password-protected
+        workbook), ``"parquet"``, ``"xml"``, ``"text"``, ``"utf16"``, ``"binary"`` or
+        ``"empty"``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "export.xlsx"
+    >>> _ = p.write_text("a,b\n1,2\n")
+    >>> sniff(p)
+    'text'
+    """
+    with Path(path).open("rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        return "empty"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf16"
+    if b"\x00" in head:
+        return "binary"
+    body = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if body.startswith(b"<"):
+        return "xml"
+    return "text"
+
+
+def sniff_delimiter(header: str) -> str:
+    """The field separator of a CSV header line (see :func:`ehimpact.data.read_report.csv_delimiter`).
+
+    Examples
+    --------
+    >>> sniff_delimiter("child_id;referral_date;age")
+    ';'
+    """
+    from ehimpact.data.read_report import csv_delimiter
+
+    return csv_delimiter(header)
+
+
+def _check_kind(p: Path, kind: str) -> None:
+    """A one-line error when the content does not match the suffix."""
+    found = sniff(p)
+    expected = {"csv": ("text",), "parquet": ("parquet",), "excel": ("zip",)}[kind]
+    if found in expected:
+        return
+    if found == "empty":
+        raise InputError(f"{p.name} is empty", field="path",
+                         fix="export the table again with its header line")
+    if found == "utf16":
+        raise InputError(f"{p.name} is UTF-16 text, not UTF-8", field="path",
+                         fix="re-save the file as CSV UTF-8")
+    names = {"csv": "CSV text", "parquet": "a Parquet file", "excel": "an Excel .xlsx workbook"}
+    if kind == "parquet":
+        raise InputError(f"could not read {p.name}: it is not a Parquet file (its content is "
+                         f"{_WHAT[found]})", field="path",
+                         fix="check that the file is a valid parquet file, or give it the suffix "
+                         "of what it is")
+    right = {"text": ".csv", "zip": ".xlsx", "parquet": ".parquet"}.get(found)
+    fix = (f"rename it to {p.stem}{right} (its content is {_WHAT[found]})" if right else
+           f"save the table as CSV (.csv), Parquet (.parquet) or Excel (.xlsx); this file is "
+           f"{_WHAT[found]}")
+    raise InputError(f"{p.name} is named {p.suffix} but is not {names[kind]}: its content is "
+                     f"{_WHAT[found]}", field="path", fix=fix)
 
 SUFFIXES = {
     ".csv": "csv",
@@ -51,7 +141,14 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     Raises
     ------
     InputError
-        If the file does not exist, has an unknown suffix or cannot be parsed.
+        If the file does not exist, has an unknown suffix, its content is not what the
+        suffix says (a CSV renamed ``.xlsx``: one line naming the real content), or it
+        cannot be parsed.
+
+    Notes
+    -----
+    A CSV's separator is detected from its header line: comma, semicolon, tab or
+    vertical bar (``df.attrs["delimiter"]``).
     """
     p = Path(path)
     if not p.is_file():
@@ -67,10 +164,16 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
             field="path",
             fix="save the table as CSV (.csv), Parquet (.parquet) or Excel (.xlsx)",
         )
+    _check_kind(p, kind)
     try:
         if kind == "csv":
-            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
-                               encoding="utf-8-sig")
+            with p.open("rb") as handle:
+                first = handle.readline(65536).decode("utf-8-sig", errors="replace")
+            sep = sniff_delimiter(first)
+            frame = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
+                                encoding="utf-8-sig", sep=sep)
+            frame.attrs["delimiter"] = sep
+            return frame
         if kind == "parquet":
             return pd.read_parquet(p)
         return pd.read_excel(p, sheet_name=0 if sheet is None else sheet, dtype=str,
@@ -80,8 +183,11 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     except UnicodeDecodeError as exc:
         raise InputError(f"{p.name} is not UTF-8 text", field="path",
                          fix="re-save the file as CSV UTF-8") from exc
-    except (ValueError, OSError, ImportError, pd.errors.ParserError) as exc:
-        raise InputError(f"could not read {p.name}: {exc}", field="path",
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the file's, in one line
+        if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"could not read {p.name}: {first_line}", field="path",
                          fix="check that the file is a valid, unprotected "
                          f"{kind} file") from exc
 

@@ -22,8 +22,46 @@ translate its codes, and how its dates are written::
 Columns the mapping does not name are never read into the output, so names,
 addresses and postcodes in the export are discarded by construction.  The mapping is
 validated before any data is touched (:func:`load_mapping`); applying it
-(:func:`read_local_export`) reports every unmapped or invalid value with counts and
-example codes, never a child's record.
+(:func:`read_local_export`) reports every invalid value with counts, never a child's
+record.
+
+Blank cells
+    A blank cell is missing unless the mapping says otherwise.  Comparison children
+    who were assessed but not supported usually have no service; send their blank
+    cells to a code in either of two equivalent ways::
+
+        intervention_type:
+          column: "Service"
+          codes: {KW: key_worker, PP: parenting_programme, "": none}   # "" = a blank cell
+        intervention_type: {column: "Service", codes: {KW: key_worker}, blank: none}
+
+    ``blank:`` works for any field, coded or not (e.g. ``fsm: {column: FSM, blank: 0}``).
+
+Unknown codes
+    Every code value found in a coded column (or a category or 0/1 column) must be in
+    the mapping.  A value the mapping does not know is never dropped quietly: the read
+    stops with one :class:`~ehimpact.errors.InputError` listing, per field and column,
+    every unknown value with its count (at most :data:`MAX_LISTED_CODES` per field;
+    code values are codes, not identifiers).  Add each to ``codes:``; to mean "missing"
+    on purpose, map it to ``null`` (``codes: {"Not recorded": null}``).
+
+Dates
+    ``date_format:`` (top level) or ``format:`` (per field) gives the strftime format.
+    Without one, each date column is detected as DD/MM/YYYY or YYYY-MM-DD; a column
+    that mixes the two is an error naming the column and both formats' counts.
+    Excel date cells are read as dates whatever the format says.
+
+Excel
+    ``.xlsx`` and ``.xlsm`` exports are read with their native date cells.  ``sheet:``
+    (top level) names the sheet or gives its position from 0 (default: the first)::
+
+        sheet: "EH episodes"
+
+Refused mappings
+    Two fields mapped to one column (``start_date`` and ``end_date`` both "Episode
+    Start", or ``family_id`` on the child id column), a key written twice in the YAML
+    (the second would silently win), YAML aliases, and an export with no data rows are
+    all errors, each naming what is wrong.
 """
 
 from __future__ import annotations
@@ -47,8 +85,11 @@ from ehimpact.data.privacy import (
     resolve_salt,
 )
 from ehimpact.data.read_report import (
+    DMY,
+    ISO,
     ReadReport,
     check_order,
+    detect_date_format,
     map_codes,
     parse_dates,
     read_csv_records,
@@ -56,7 +97,12 @@ from ehimpact.data.read_report import (
 from ehimpact.errors import InputError
 from ehimpact.yamlio import safe_load
 
-__all__ = ["FIELDS", "REQUIRED", "ColumnMapping", "LocalExport", "load_mapping", "read_local_export"]
+__all__ = ["FIELDS", "REQUIRED", "MAX_LISTED_CODES", "ColumnMapping", "LocalExport", "load_mapping",
+           "read_local_export"]
+
+#: At most this many unknown code values are listed per field in an error (all are counted).
+MAX_LISTED_CODES = 20
+_NO_BLANK = object()  # sentinel: blank cells stay missing
 
 _CATEGORIES: dict[str, tuple[str, ...]] = {
     "intervention_type": ("key_worker", "parenting_programme", "family_hub", "targeted_youth", "none"),
@@ -96,6 +142,8 @@ class FieldMap:
     constant: Any = None
     fmt: str | None = None
     codes: dict[str, Any] | None = None
+    blank: Any = _NO_BLANK
+    fmt_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,7 +233,7 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
             raise InputError(f"mapping file not found: {path}", field="mapping",
                              fix="check the path to the column-mapping YAML")
         try:
-            doc = safe_load(path.read_text(encoding="utf-8"))
+            doc = safe_load(path.read_text(encoding="utf-8"), source=name)
         except yaml.YAMLError as err:
             raise InputError(f"{name} is not valid YAML ({str(err).splitlines()[0]})",
                              field="mapping", fix="fix the YAML syntax (indentation, colons, quotes)") from None
@@ -201,7 +249,7 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
 
     for key in sorted(set(doc) - _TOP_KEYS):
         bad(key, "unknown top-level key", f"use only {', '.join(sorted(_TOP_KEYS))}")
-    default_fmt = doc.get("date_format", "%d/%m/%Y")
+    default_fmt = doc.get("date_format")
     fields: dict[str, FieldMap] = {}
     constants = doc.get("constants") or {}
     if not isinstance(constants, dict):
@@ -232,26 +280,48 @@ def load_mapping(mapping: str | Path | MappingABC[str, Any]) -> ColumnMapping:
         if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
             bad(target, "needs a source column name", f"write '{target}: Export Column Name'")
             continue
-        unknown = set(spec) - {"column", "format", "codes"}
+        unknown = set(spec) - {"column", "format", "codes", "blank"}
         if unknown:
-            bad(target, f"unknown option(s) {sorted(unknown)}", "use column, format, codes")
+            bad(target, f"unknown option(s) {sorted(unknown)}", "use column, format, codes, blank")
         codes = spec.get("codes")
+        blank = _NO_BLANK
         if codes is not None:
             if not isinstance(codes, dict):
                 bad(target, "codes must be a mapping 'their code: dictionary value'", "fix the YAML")
                 codes = None
             else:
-                codes = {str(k).strip(): v for k, v in codes.items()}
+                codes = {("" if k is None else str(k).strip()): v for k, v in codes.items()}
                 for code, value in codes.items():
-                    if not _allowed(target, value):
+                    if value is not None and not _allowed(target, value):
                         bad(target, f"code {code!r} maps to {value!r}, which is not allowed",
                             f"map it to one of {_allowed_text(target)}")
-        fmt = spec.get("format", default_fmt if FIELDS[target] in ("date", "dob") else None)
+                if "" in codes:
+                    blank = codes.pop("")
+        if "blank" in spec:
+            if blank is not _NO_BLANK and blank != spec["blank"]:
+                bad(target, f"blank cells mapped twice ('' in codes and blank: {spec['blank']!r})",
+                    "keep one of them")
+            blank = spec["blank"]
+            if blank is not None and not _allowed(target, blank):
+                bad(target, f"blank: {blank!r} is not allowed", f"use one of {_allowed_text(target)}")
+        is_date = FIELDS[target] in ("date", "dob")
+        fmt_given = is_date and ("format" in spec or default_fmt is not None)
+        fmt = spec.get("format", default_fmt if is_date else None)
         if fmt is not None and not _date_format_ok(fmt):
             bad(target, f"date format {fmt!r} cannot read dates back",
                 "use strftime codes such as '%d/%m/%Y' or '%Y-%m-%d'")
             fmt = None
-        fields[target] = FieldMap(target, spec["column"], fmt=fmt, codes=codes)
+        fields[target] = FieldMap(target, spec["column"], fmt=fmt, codes=codes, blank=blank,
+                                  fmt_given=fmt_given)
+    by_column: dict[str, list[str]] = {}
+    for target, fm in fields.items():
+        if fm.column is not None:
+            by_column.setdefault(fm.column.strip(), []).append(target)
+    for column, targets in by_column.items():
+        if len(targets) > 1:
+            bad(" and ".join(targets), f"fields {' and '.join(targets)} are all mapped to the one column "
+                f"{column!r}", "map each field to its own column (a date or id column cannot "
+                "stand for two fields)")
     for required in REQUIRED:
         if required not in fields:
             bad(required, "required field is not mapped", f"add '{required}: <export column>' under fields")
@@ -320,6 +390,7 @@ def read_local_export(
     *,
     salt: str | Salt | None = None,
     episodes: str = "first",
+    unknown_codes: str = "error",
 ) -> LocalExport:
     """Read a local early-help export (CSV or Excel) through a column mapping.
 
@@ -336,6 +407,12 @@ def read_local_export(
         ``"first"``: each child's earliest referral is the evaluated episode and later
         rows are re-referrals (``eh_referral`` events only, not validated as episodes).
         ``"all"``: every row is an episode.
+    unknown_codes : {"error", "missing"}, default "error"
+        What a code value the mapping does not know does.  ``"error"``: the read stops
+        with one :class:`~ehimpact.errors.InputError` listing every unknown value with
+        its count per field and column.  ``"missing"``: the value is set to missing and
+        listed in ``LocalExport.unmapped`` and the read report (for exploring a new
+        export; never the default, because a dropped code can move the estimate).
 
     Returns
     -------
@@ -344,8 +421,10 @@ def read_local_export(
     Raises
     ------
     InputError
-        If the mapping is invalid, the file cannot be read, or a mapped column is not in
-        the file (the message lists the missing and the available columns).
+        If the mapping is invalid, the file cannot be read or has no data rows, a mapped
+        column is not in the file (the message lists the missing and the available
+        columns), a date column mixes DD/MM/YYYY and ISO dates, or (by default) a code
+        value is not in the mapping.
 
     Notes
     -----
@@ -362,6 +441,9 @@ def read_local_export(
     ...                        salt="a-long-secret")  # doctest: +SKIP
     >>> eh.unmapped  # doctest: +SKIP
     """
+    if unknown_codes not in ("error", "missing"):
+        raise InputError(f"unknown unknown_codes={unknown_codes!r}", field="unknown_codes",
+                         fix='use "error" (the default) or "missing"')
     if episodes not in ("first", "all"):
         raise InputError(f"unknown episodes={episodes!r}", field="episodes",
                          fix='use "first" (earliest referral per child) or "all"')
@@ -370,6 +452,10 @@ def read_local_export(
     path = Path(path)
     report = ReadReport()
     raw = _read_raw(path, spec, report)
+    if raw.attrs.get("n_lines", len(raw)) == 0:
+        raise InputError(f"{path.name} has a header line but no data rows", field="local_export",
+                         fix="export the episodes again (check the date range and filters of "
+                         "the export), or point local_export at the right file")
     missing = [c for c in spec.columns if c not in raw.columns]
     if missing:
         available = [c for c in raw.columns if c != "_record"]
@@ -395,7 +481,8 @@ def read_local_export(
                     out[target] = out[target].astype("Int8")
         elif kind in ("date", "dob"):
             required = target == "referral_date"
-            out[target], excl = parse_dates(raw, fm.column, fmt=fm.fmt or "%d/%m/%Y", file=path,
+            fmt = _date_format(raw, fm, path)
+            out[target], excl = parse_dates(raw, fm.column, fmt=fmt, file=path,
                                             report=report, required=required, label=fm.column)
             bad |= excl
         elif kind in ("flag", "bool"):
@@ -408,6 +495,14 @@ def read_local_export(
                                  unmapped)
         else:
             out[target] = raw[fm.column]
+        if fm.blank is not _NO_BLANK:
+            empty = _blank_cells(raw[fm.column])
+            if empty.any():
+                column = out[target].astype(object)
+                column[empty] = fm.blank
+                out[target] = _retype(column, kind)
+    if unmapped and unknown_codes == "error":
+        _raise_unknown_codes(unmapped, path)
     blank_id = raw[spec.fields["child_id"].column].isna()
     for rec in raw.loc[blank_id, "_record"]:
         report.add(file=path, record=rec, field=spec.fields["child_id"].column,
@@ -464,23 +559,173 @@ def read_local_export(
                        unmapped=table, report=report, dropped=dropped)
 
 
+def _blank_cells(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return (text.isna() | (text == "")).astype(bool)
+
+
+def _retype(column: pd.Series, kind: str) -> pd.Series:
+    if kind in ("flag", "bool"):
+        return pd.to_numeric(column, errors="coerce").astype("Int8")
+    if kind == "int":
+        return pd.to_numeric(column, errors="coerce").astype("Int64")
+    if kind == "float":
+        return pd.to_numeric(column, errors="coerce").astype(float)
+    return column
+
+
+def _date_format(raw: pd.DataFrame, fm: FieldMap, path: Path) -> str:
+    """The column's date format: detected (DD/MM/YYYY or ISO) unless the mapping gives one.
+
+    A given DD/MM/YYYY or ISO format is checked against the cells: a column written the
+    other way round, or mixing both, is an error rather than every date failing.
+    """
+    assert fm.column is not None
+    if fm.fmt_given and fm.fmt not in (DMY, ISO):
+        return str(fm.fmt)
+    found = detect_date_format(raw, fm.column, file=path, default=fm.fmt or DMY,
+                               label=fm.column)
+    if fm.fmt_given and found != fm.fmt:
+        text = raw[fm.column].astype("string").str.strip()
+        if not pd.to_datetime(text, format=fm.fmt, errors="coerce").notna().any():
+            words = {DMY: "DD/MM/YYYY", ISO: "YYYY-MM-DD"}
+            raise InputError(
+                f"{path.name}: the dates in column {fm.column!r} are written {words[found]}, but "
+                f"the mapping gives the format {fm.fmt!r} ({words[str(fm.fmt)]})",
+                field=fm.target,
+                fix=f"set format: '{found}' for {fm.target} in the mapping (or remove "
+                "date_format/format and let the reader detect it)",
+            )
+        return str(fm.fmt)
+    return found
+
+
+def _raise_unknown_codes(unmapped: list[dict[str, Any]], path: Path) -> None:
+    table = pd.DataFrame(unmapped).groupby(["field", "column", "code"], as_index=False,
+                                           sort=False)["n"].sum()
+    parts = []
+    for (target, column), rows in table.groupby(["field", "column"], sort=False):
+        rows = rows.sort_values("n", ascending=False, kind="stable")
+        shown = ", ".join(f"{r.code!r} ({int(r.n):,} row(s))"
+                          for r in rows.head(MAX_LISTED_CODES).itertuples())
+        more = len(rows) - MAX_LISTED_CODES
+        if more > 0:
+            shown += f" and {more:,} more value(s) in {int(rows.n.iloc[MAX_LISTED_CODES:].sum()):,} row(s)"
+        parts.append(f"{target} (column {column!r}): {shown}")
+    fields = list(dict.fromkeys(table["field"]))
+    raise InputError(
+        f"{path.name}: {len(table):,} code value(s) are not in the mapping, in "
+        f"{int(table.n.sum()):,} row(s); a code the mapping does not know is never dropped "
+        "quietly:\n  - " + "\n  - ".join(parts),
+        field=", ".join(fields),
+        fix="add each value under codes: for its field in the mapping YAML (map it to null "
+        "to mean missing on purpose; \"\": <code> or blank: <code> for blank cells)",
+        problems=table,
+    )
+
+
 def _read_raw(path: Path, spec: ColumnMapping, report: ReadReport) -> pd.DataFrame:
+    from ehimpact.data.load import sniff
+
     if not path.is_file():
         raise InputError(f"file not found: {path}", field="local_export", fix="check the path")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        try:
-            frame = pd.read_excel(path, sheet_name=spec.sheet or 0, dtype=str)
-        except Exception as err:  # openpyxl raises many types for a damaged workbook
-            raise InputError(f"{path.name} cannot be read as Excel ({type(err).__name__})",
-                             field="local_export", fix="re-save it as .xlsx or export CSV") from None
-        frame.columns = [str(c).strip() for c in frame.columns]
-        frame = frame.astype(object).where(frame.notna(), None)
-        frame = frame.apply(lambda s: s.map(lambda v: v.strip() or None if isinstance(v, str) else v))
-        frame["_record"] = [f"row {i + 2}" for i in range(len(frame))]
-        frame.attrs["n_lines"] = len(frame)
-        return frame
+    suffix = path.suffix.lower()
+    found = sniff(path)
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        if found != "zip":
+            what = {"text": "CSV text", "ole": "an old-style .xls or password-protected workbook",
+                    "empty": "empty"}.get(found, f"{found} data")
+            fix = (f"rename it to {path.stem}.csv" if found == "text" else
+                   "open it in Excel and save it as .xlsx (without a password), or export CSV")
+            raise InputError(f"{path.name} is named {path.suffix} but is not an Excel .xlsx "
+                             f"workbook: its content is {what}", field="local_export", fix=fix)
+        return _read_excel(path, spec.sheet)
+    if found not in ("text", "empty"):
+        raise InputError(f"{path.name} is not CSV text (its content looks like {found} data)",
+                         field="local_export",
+                         fix="export the episodes as CSV (UTF-8) or as an Excel .xlsx workbook")
     _, frame = read_csv_records(path, argument="local_export", report=report)
     return frame
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    """One sheet as raw cells: text stripped, date cells kept as dates, whole numbers as text."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
+        raise InputError(f"{path.name} cannot be read as Excel ({type(err).__name__})",
+                         field="local_export", fix="re-save it as .xlsx or export CSV") from None
+    try:
+        names = book.sheetnames
+        if sheet is None:
+            chosen = names[0]
+        elif isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not 0 <= sheet < len(names):
+                raise InputError(f"{path.name} has {len(names)} sheet(s); sheet: {sheet} does not "
+                                 "exist", field="sheet",
+                                 fix=f"use a position from 0 to {len(names) - 1} or a sheet name: "
+                                 f"{', '.join(map(repr, names))}")
+            chosen = names[sheet]
+        else:
+            matches = [n for n in names if n.strip().lower() == str(sheet).strip().lower()]
+            if not matches:
+                raise InputError(f"{path.name} has no sheet named {sheet!r}", field="sheet",
+                                 fix=f"set sheet: to one of {', '.join(map(repr, names))}")
+            chosen = matches[0]
+        rows = list(book[chosen].iter_rows(values_only=True))
+    finally:
+        book.close()
+    while rows and all(_empty(v) for v in rows[-1]):
+        rows.pop()
+    first = next((i for i, r in enumerate(rows) if not all(_empty(v) for v in r)), None)
+    if first is None:
+        raise InputError(f"{path.name} sheet {chosen!r} is empty", field="local_export",
+                         fix="export the episodes again, or set sheet: to the sheet that holds them")
+    header = [str(v).strip() if v is not None else "" for v in rows[first]]
+    while header and header[-1] == "":
+        header.pop()
+    repeated = sorted({c for c in header if c and header.count(c) > 1})
+    if repeated:
+        raise InputError(f"{path.name}: column(s) {', '.join(map(repr, repeated))} appear more than "
+                         "once in the header", field="local_export",
+                         fix="give every column a distinct name in the header row")
+    body, numbers = [], []
+    for offset, row in enumerate(rows[first + 1:], start=first + 2):
+        cells = [_cell(v) for v in list(row[: len(header)]) + [None] * (len(header) - len(row))]
+        if all(c is None for c in cells):
+            continue
+        body.append(cells)
+        numbers.append(offset)
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame["_record"] = [f"row {n}" for n in numbers]
+    frame.attrs["n_lines"] = len(frame)
+    frame.attrs["sheet"] = chosen
+    return frame
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _cell(value: Any) -> Any:
+    """An Excel cell as the CSV reader would give it, except that dates stay dates."""
+    import datetime as dt
+
+    if _empty(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value) if 1900 <= value.year <= 2099 else value
+    if isinstance(value, dt.date):
+        return pd.Timestamp(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return value.strip()
+    return str(value)
 
 
 def _coded(raw: pd.DataFrame, fm: FieldMap, path: Path, report: ReadReport,
@@ -489,7 +734,7 @@ def _coded(raw: pd.DataFrame, fm: FieldMap, path: Path, report: ReadReport,
     values = map_codes(raw, fm.column, {k: v for k, v in fm.codes.items()}, file=path,
                        report=report, label=fm.column)
     text = raw[fm.column].astype("string").str.strip()
-    missing = text.notna() & (text != "") & values.isna()
+    missing = text.notna() & (text != "") & ~text.isin(list(fm.codes)).fillna(False).astype(bool)
     for code, n in text[missing].value_counts().items():
         unmapped.append({"field": fm.target, "column": fm.column, "code": str(code)[:40], "n": int(n)})
     return values
@@ -498,10 +743,14 @@ def _coded(raw: pd.DataFrame, fm: FieldMap, path: Path, report: ReadReport,
 def _flag(raw: pd.DataFrame, fm: FieldMap, path: Path, report: ReadReport,
           unmapped: list[dict[str, Any]]) -> pd.Series:
     assert fm.column is not None
-    text = raw[fm.column].astype("string").str.strip().str.lower()
+    text = raw[fm.column].astype("string").str.strip()
+    lowered = text.str.lower()
     codes = {**{t: 1 for t in _TRUE}, **{f: 0 for f in _FALSE}}
-    lowered = raw.assign(**{fm.column: text})
-    values = _coded(lowered, FieldMap(fm.target, fm.column, codes=codes), path, report, unmapped)
+    values = map_codes(raw.assign(**{fm.column: lowered}), fm.column, codes, file=path,
+                       report=report, label=fm.column)
+    unknown = lowered.notna() & (lowered != "") & ~lowered.isin(list(codes)).fillna(False).astype(bool)
+    for code, n in text[unknown].value_counts().items():  # as written in the export
+        unmapped.append({"field": fm.target, "column": fm.column, "code": str(code)[:40], "n": int(n)})
     return pd.to_numeric(values, errors="coerce").astype("Int8")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ReadProblem", "ReadReport", "detect_date_format", "DATE_FORMATS", "EXCLUDING_ACTIONS"]
+__all__ = ["ReadProblem", "ReadReport", "detect_date_format", "csv_delimiter", "DATE_FORMATS", "EXCLUDING_ACTIONS"]
 
 #: Actions that take a record out of the data (the rest only blank a value or ignore a column).
 EXCLUDING_ACTIONS = ("record excluded", "duplicate excluded")
@@ -462,7 +462,7 @@ def map_codes(
     text = raw.astype("string").str.strip()
     blank = text.isna() | (text == "")
     mapped = text.map(codes)
-    unknown = ~blank & mapped.isna()
+    unknown = ~blank & ~text.isin(list(codes)).fillna(False).astype(bool)  # a code mapped to None is known
     name = label or column
     for rec, code in zip(frame.loc[unknown, "_record"], text[unknown], strict=True):
         report.add(
@@ -485,7 +485,8 @@ def read_csv_records(
     """Read a CSV file line by line so that one corrupted line never affects another.
 
     Every line is split on its own (quotes are honoured within a line only), so a
-    stray quote or an extra comma excludes that line alone.  Lines whose field count
+    stray quote or an extra comma excludes that line alone.  The separator is detected
+    from the header line (comma, semicolon, tab or vertical bar; ``raw.attrs["delimiter"]``).  Lines whose field count
     differs from the header's are reported and excluded.
 
     Parameters
@@ -524,7 +525,9 @@ def read_csv_records(
     if first is None:
         raise InputError(f"{path.name} is empty", field=argument,
                          fix="export the table again with its header line")
-    columns = [_clean(c) or "" for c in _split(lines[first])]
+    header = lines[first]
+    delimiter = csv_delimiter(header)
+    columns = [_clean(c) or "" for c in _split(header, delimiter)]
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise InputError(
@@ -543,11 +546,11 @@ def read_csv_records(
         n_lines += 1
         if '"' in line:  # quoted fields: let the csv module parse this one line
             try:
-                fields = _split(line)
+                fields = _split(line, delimiter)
             except csv.Error:
                 fields = None
         else:
-            fields = line.split(",")
+            fields = line.split(delimiter)
         if fields is None or len(fields) != width:
             got = "unreadable" if fields is None else f"{len(fields)} fields"
             report.add(file=path, record=f"line {number + 1}", field="",
@@ -560,7 +563,8 @@ def read_csv_records(
             f"{path.name}: most lines ({n_lines - len(rows)} of {n_lines}) do not have the "
             f"{width} fields the header line names",
             field=argument,
-            fix="check the header line (a missing or merged column name) and the delimiter (comma)",
+            fix="check the header line (a missing or merged column name) and the delimiter "
+            f"({_DELIMITER_NAMES[delimiter]}, detected from the header line)",
         )
     raw = pd.DataFrame(rows, columns=columns, dtype=object)
     for col in columns:  # vectorised: trim, blank -> missing
@@ -568,16 +572,45 @@ def read_csv_records(
         raw[col] = trimmed.where(trimmed != "", None)
     raw["_record"] = [f"line {n}" for n in numbers]
     raw.attrs["n_lines"] = n_lines
+    raw.attrs["delimiter"] = delimiter
     return columns, raw
 
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
-def _split(line: str) -> list[str]:
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def csv_delimiter(header: str) -> str:
+    """The field separator of a CSV header line: comma unless the line clearly uses another.
+
+    Parameters
+    ----------
+    header : str
+        The first (header) line.
+
+    Returns
+    -------
+    str
+        ``","``, ``";"``, ``"\\t"`` or ``"|"``.
+
+    Examples
+    --------
+    >>> csv_delimiter("child_id;referral_date;age")
+    ';'
+    >>> csv_delimiter("child_id,referral_date")
+    ','
+    """
+    counts = {d: header.count(d) for d in _DELIMITER_NAMES}
+    best = max(counts, key=lambda d: counts[d])
+    return "," if counts[","] >= counts[best] or counts[best] == 0 else best
+
+
+def _split(line: str, delimiter: str = ",") -> list[str]:
     import csv
 
-    parsed = list(csv.reader([line], strict=True))
+    parsed = list(csv.reader([line], strict=True, delimiter=delimiter))
     return parsed[0] if parsed else []
 
 

@@ -33,6 +33,7 @@ from ehimpact.data.privacy import Salt, birth_month, pseudonymise, resolve_salt
 from ehimpact.data.read_report import (
     ReadReport,
     check_order,
+    csv_delimiter,
     detect_date_format,
     map_codes,
     parse_dates,
@@ -195,7 +196,7 @@ def _locate(source: str | Path | Mapping[str, str | Path], report: ReadReport) -
 def _identify(path: Path) -> str | None:
     with path.open("rb") as handle:
         first = handle.readline().decode("utf-8-sig", errors="replace")
-    names = {c.strip().strip('"').upper() for c in first.split(",")}
+    names = {c.strip().strip('"').upper() for c in first.split(csv_delimiter(first))}
     for kind in ("episodes", "header"):
         if set(REQUIRED[kind]) <= names:
             return kind
