@@ -35,7 +35,8 @@ _MAGIC = (
 )
 _WHAT = {"zip": "a zip archive (an Excel .xlsx workbook?)", "ole": "an old-style (.xls) or "
          "password-protected Excel file", "parquet": "a Parquet file", "text": "text (CSV?)",
-         "utf16": "UTF-16 text", "binary": "a binary file", "empty": "empty"}
+         "utf16": "UTF-16 text", "binary": "a binary file", "empty": "empty",
+         "xml": "XML (a CIN census file? check it with `ehimpact validate`)"}
 
 
 def sniff(path: str | Path) -> str:
