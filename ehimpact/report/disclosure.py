@@ -45,6 +45,17 @@ from ehimpact.errors import InputError
 from ehimpact.report.figures import svg_texts
 
 __all__ = [
+    "NON_PERSON_UNITS",
+    "is_small_count",
+    "count_text",
+    "safe_difference",
+    "small_counts_in_text",
+    "redact_text",
+    "protect_results",
+    "protect_balance",
+    "PERSON_COUNT_KEYS",
+    "PERSON_COUNT_GROUPS",
+    "NON_PERSON_KEYS",
     "disclose",
     "DisclosureLog",
     "scan_outputs",
@@ -56,6 +67,314 @@ __all__ = [
 
 #: GSS/DfE shorthand that already means "not shown" (treated as hidden on input)
 SYMBOLS = frozenset({"c", "z", ":", "x", "k", "u", "[c]", "[z]", "[x]", "[k]", "[u]", ".."})
+
+
+# ---------------------------------------------------------------------- the one small-count rule
+#: units whose counts are not people: an estimate over authorities or months is not disclosive
+NON_PERSON_UNITS: frozenset[str] = frozenset(
+    {"authorities", "months", "periods", "clusters", "indicators", "years", "weeks", "quarters"}
+)
+
+_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
+
+
+def is_small_count(value: Any, threshold: int = 5) -> bool:
+    """Whether ``value`` is a count from 1 to ``threshold``: the package's one small-count rule.
+
+    Parameters
+    ----------
+    value : Any
+        A count.  Integers (Python or NumPy), floats with a whole value (``3.0``, as JSON
+        and pandas give them back) and strings holding a whole number (``"3"``,
+        ``"3.0"``, ``"1,022"``, as CSV and HTML cells hold them) are read; anything else
+        (``True``, ``None``, NaN, ``0.5``, ``"c"``, text) is not a count and gives False.
+    threshold : int, default 5
+        The disclosure threshold (``disclosure.threshold``).  0 is a true zero and is
+        never small.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> [is_small_count(v) for v in (0, 1, 5, 6, 3.0, 3.5, "4", "c", True, None)]
+    [False, True, True, False, True, False, True, False, False, False]
+    """
+    if value is None or isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        v = int(value)
+    elif isinstance(value, float | np.floating):
+        x = float(value)
+        if not math.isfinite(x) or x != math.floor(x):
+            return False
+        v = int(x)
+    elif isinstance(value, str):
+        s = value.strip()
+        if not re.fullmatch(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?", s):
+            return False
+        v = int(float(s.replace(",", "")))
+    else:
+        return False
+    return 1 <= v <= int(threshold)
+
+
+# ---------------------------------------------------------------------- counts in prose
+_PLURALS = {"child": "children", "person": "people", "young person": "young people", "family": "families",
+            "parent": "parents", "carer": "carers", "pupil": "pupils", "household": "households",
+            "authority": "authorities", "month": "months", "episode": "episodes", "referral": "referrals"}
+
+
+def _plural(noun: str) -> str:
+    noun = noun.strip()
+    for singular, plural in _PLURALS.items():
+        if noun == singular or noun.endswith(" " + singular):
+            return noun[: len(noun) - len(singular)] + plural
+    return noun
+
+
+def count_text(n: Any, noun: str, *, threshold: int = 5, symbol: str = "c", plural: str | None = None) -> str:
+    """A count of people for a sentence, worded so that a count of 1 to ``threshold`` is not revealed.
+
+    Wording (the choice, following DfE practice of suppressing rather than bounding):
+
+    * 0 -> ``"no children"`` (a true zero is shown, as in DfE tables);
+    * 1 to ``threshold`` -> ``"a small number (c) of children"``: the suppression symbol
+      in brackets, so a reader of the report meets the same ``c`` as in its tables (whose
+      note explains it) and the output scanner can tell it is suppressed.  "Fewer than 6"
+      was not chosen: it reads as a number and invites arithmetic with other figures;
+    * otherwise ``"1,022 children"`` (thousands separated).
+
+    Counts of things that are not people (the noun's last word is one of
+    :data:`NON_PERSON_UNITS`, e.g. ``"authorities"``, ``"months"``) are never suppressed.
+
+    Parameters
+    ----------
+    n : int or str
+        The count; a suppression symbol (``"c"`` ...) already in its place is worded as a
+        small number.
+    noun : str
+        What is counted, as shown (``"children"``, ``"treated children"``,
+        ``"comparison families"``).  A known singular (``child``, ``person``, ``family``,
+        ``young person``, ``parent``, ``carer``) is put in the plural; the singular is never
+        needed, because a count of 1 is always suppressed.
+    threshold : int, default 5
+        Counts from 1 to ``threshold`` are suppressed.
+    symbol : str, default "c"
+        The suppression symbol (``disclosure.symbol``).
+    plural : str, optional
+        The plural to use instead of the one derived from ``noun``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        ``n`` is negative, fractional, missing or not a number.
+
+    Examples
+    --------
+    >>> count_text(1022, "children"), count_text(3, "child"), count_text(0, "families")
+    ('1,022 children', 'a small number (c) of children', 'no families')
+    >>> count_text(3, "authorities")
+    '3 authorities'
+    """
+    word = plural or _plural(noun)
+    if isinstance(n, str) and _is_symbol(n, symbol):
+        return f"a small number ({symbol}) of {word}"
+    ok = isinstance(n, int | np.integer | float | np.floating) and not isinstance(n, bool | np.bool_)
+    if ok:
+        x = float(n)
+        ok = math.isfinite(x) and x >= 0 and x == math.floor(x)
+    if not ok:
+        raise InputError(f"a count must be a whole number >= 0, got {n!r}", field=f"count of {word}",
+                         fix="pass the number of people counted (an int), or the suppression symbol")
+    v = int(n)
+    if v == 0:
+        return f"no {word}"
+    last = word.split()[-1].lower() if word.split() else ""
+    if last not in NON_PERSON_UNITS and is_small_count(v, threshold):
+        return f"a small number ({symbol}) of {word}"
+    return f"{v:,} {word}"
+
+
+def safe_difference(total: Any, part: Any, *, threshold: int = 5) -> bool:
+    """Whether ``total`` and ``part`` can both be published: True when it is **safe**.
+
+    Publishing a total and a part of it (a cohort and its matched children; a region and
+    the sum of its authorities) reveals their difference.  It is unsafe (False) when that
+    difference is a count from 1 to ``threshold``.  A value already suppressed (a symbol
+    such as ``"c"``) or missing cannot be differenced, so the pair is then safe.
+
+    Parameters
+    ----------
+    total, part : int or str
+        The two published counts (order does not matter).
+    threshold : int, default 5
+
+    Returns
+    -------
+    bool
+        True: publish both.  False: suppress one of them (normally the part) or round.
+
+    Examples
+    --------
+    >>> safe_difference(856, 830), safe_difference(856, 853), safe_difference("c", 853)
+    (True, False, True)
+    """
+    def num(x: Any) -> int | None:
+        if x is None or isinstance(x, bool | np.bool_):
+            return None
+        if isinstance(x, str):
+            s = x.strip().replace(",", "")
+            return int(float(s)) if re.fullmatch(r"\d+(?:\.0+)?", s) else None
+        try:
+            f = float(x)
+        except (TypeError, ValueError):
+            return None
+        return int(f) if math.isfinite(f) and f == math.floor(f) else None
+
+    a, b = num(total), num(part)
+    if a is None or b is None:
+        return True
+    return not is_small_count(abs(a - b), threshold)
+
+
+# ---------------------------------------------------------------------- counts of people in text
+#: nouns that name people: a small number before one of these is a count of people
+PERSON_NOUNS = frozenset({
+    "children", "child", "people", "person", "persons", "families", "family", "parents", "parent",
+    "carers", "carer", "pupils", "pupil", "boys", "girls", "mothers", "fathers", "siblings", "adults",
+    "individuals", "households", "household", "infants", "babies", "teenagers", "adolescents",
+    "learners", "students", "residents", "clients", "service-users", "participants",
+})
+#: words that, right after a number, mean people even with no noun after them ("5 treated")
+PERSON_ADJECTIVES = frozenset({
+    "treated", "supported", "comparison", "comparisons", "matched", "unmatched", "controls", "control",
+    "assessed", "referred", "excluded", "dropped", "eligible", "focal", "trimmed", "untreated",
+})
+#: words that end the search: the number counts these, not people
+_NON_PERSON_WORDS = frozenset(NON_PERSON_UNITS) | {
+    "authority", "month", "period", "cluster", "indicator", "year", "week", "quarter", "day", "days",
+    "hours", "percent", "percentage", "per", "points", "pp", "df", "sd", "sds", "steps", "step",
+    "pitfalls", "designs", "covariates", "times", "draws", "lags", "bins", "estimates", "studies",
+    "regions", "councils", "las", "areas", "sites", "decimal", "places", "levels", "categories",
+    "outcomes", "measures", "tables", "figures", "sections", "items", "questions", "series",
+}
+_STOPWORDS = frozenset({
+    "the", "a", "an", "in", "on", "at", "for", "with", "by", "from", "were", "was", "are", "is", "be",
+    "had", "have", "has", "each", "this", "that", "these", "those", "which", "who", "it", "as", "if",
+    "not", "no", "than", "per", "into", "over", "under", "within", "after", "before", "since", "up",
+})
+_JOINERS = frozenset({"and", "or", "of", "to", "plus", "vs", "versus", "&"})
+_TOKENS = re.compile(
+    r"(?P<num>(?<![\w£$€.,/\-−–])(?:\d{1,3}(?:,\d{3})+|\d+)(?![\w%/]|[.,:]\d))"
+    r"|(?P<word>[^\W\d_][\w'’\-]*)"
+    r"|(?P<stop>[.;:!?()\[\]{}|¶\n]|,(?=\s*[^\d\s]))"
+    r"|(?P<eq>=)"
+)
+
+
+def _range_spans(text: str, threshold: int) -> list[tuple[int, int]]:
+    """Where the text names the suppression rule itself ("1 to 5", "between 1 and 5")."""
+    pat = re.compile(rf"\b1\s*(?:to|-|–|—|and)\s*{int(threshold)}\b")
+    return [m.span() for m in pat.finditer(text)]
+
+
+def small_counts_in_text(text: str, threshold: int = 5) -> list[tuple[int, int, int]]:
+    """Counts of people from 1 to ``threshold`` written in a sentence.
+
+    A whole number counts people when the words after it, up to the end of the clause,
+    reach a noun for people (``"3 children"``, ``"4 comparison families"``, ``"251 of 1,008
+    supported children"``, ``"5 treated and 4 comparison children"``) or, with no noun at
+    all, start with a word that means people (``"5 treated"``, ``"2 supported"``).  A
+    number whose words reach a unit that is not people first (``"30 treated and 18
+    comparison months"``, ``"3 authorities"``, ``"4 weeks"``, ``"3 df"``) is not counted,
+    and neither are decimals, percentages, money, negative numbers, dates, ordinals,
+    headings (``"5. Implementation"``) or the rule's own wording (``"1 to 5"``).  ``n = 3``
+    counts people unless a unit that is not people follows.
+
+    Parameters
+    ----------
+    text : str
+    threshold : int, default 5
+
+    Returns
+    -------
+    list of (start, end, value)
+        Character spans of the numbers, in order.
+
+    Examples
+    --------
+    >>> [v for _, _, v in small_counts_in_text("5 treated and 4 comparison children; 30 months")]
+    [5, 4]
+    >>> small_counts_in_text("counts of 1 to 5 children are shown as c across 3 authorities")
+    []
+    """
+    if not text or not re.search(r"\d", text):
+        return []
+    ranges = _range_spans(text, threshold)
+    toks = [(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKENS.finditer(text)]
+    out: list[tuple[int, int, int]] = []
+    for i, (kind, tok, start, end) in enumerate(toks):
+        if kind != "num":
+            continue
+        value = int(tok.replace(",", ""))
+        if not 1 <= value <= threshold or any(a <= start < b for a, b in ranges):
+            continue
+        n_equals = (i >= 2 and toks[i - 1][0] == "eq" and toks[i - 2][0] == "word"
+                    and toks[i - 2][1].lower() in ("n", "n_treated", "n_control", "k_children"))
+        if _counts_people(toks, i + 1, n_equals):
+            out.append((start, end, value))
+    return out
+
+
+def _counts_people(toks: list[tuple[str | None, str, int, int]], j: int, default: bool) -> bool:
+    first: str | None = None
+    free = False
+    prev = ""
+    for kind, tok, _, _ in toks[j:j + 10]:
+        if kind == "stop" or kind == "eq":
+            break
+        if kind == "num":
+            prev = "num"
+            continue
+        w = tok.lower().replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w in PERSON_NOUNS:
+            return True
+        if w in _NON_PERSON_WORDS:
+            return False
+        if w in _JOINERS or (w in ("the", "these", "those", "them", "whom") and prev == "of"):
+            prev = w
+            continue
+        if first is None:
+            first = w
+        if w in PERSON_ADJECTIVES:
+            prev = w
+            continue
+        if not free and w not in _STOPWORDS:
+            free = True
+            prev = w
+            continue
+        break
+    return default or (first in PERSON_ADJECTIVES)
+
+
+def redact_text(text: str, *, threshold: int = 5, symbol: str = "c") -> str:
+    """``text`` with every count of people from 1 to ``threshold`` replaced by ``symbol``.
+
+    Uses :func:`small_counts_in_text`; ``"5 treated and 4 comparison children"`` becomes
+    ``"c treated and c comparison children"``.
+    """
+    spans = small_counts_in_text(text, threshold)
+    for start, end, _ in reversed(spans):
+        text = text[:start] + symbol + text[end:]
+    return text
 
 
 # ---------------------------------------------------------------------- the log
@@ -698,6 +1017,582 @@ def table_record(table: pd.DataFrame, log: DisclosureLog) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------- balance tables
+_STAGES = ("before", "after", "unadjusted", "adjusted", "raw", "matched", "weighted")
+_LEVEL_SPLIT = re.compile(r"\s*(?:=|: |\[)\s*")
+
+
+def _stage(col: str) -> str | None:
+    parts = str(col).lower().split("_")
+    return parts[-1] if parts and parts[-1] in _STAGES else None
+
+
+def _size_for(col: str, group_sizes: Mapping[str, Any]) -> Any:
+    if col in group_sizes:
+        return group_sizes[col]
+    low = str(col).lower()
+    hits = [k for k in group_sizes if re.search(rf"(?:^|_){re.escape(str(k).lower())}(?:_|$)", low)]
+    if not hits:
+        raise InputError(
+            f"no group size for proportion column {col!r}",
+            field="group_sizes",
+            fix=f"give group_sizes a key for it: the column name itself or a part of it such as "
+                f"'treated' or 'treated_before' (keys given: {', '.join(map(str, group_sizes)) or 'none'})",
+        )
+    return group_sizes[max(hits, key=len)]
+
+
+def protect_balance(
+    table: pd.DataFrame,
+    *,
+    group_sizes: Mapping[str, int],
+    proportion_columns: Sequence[str],
+    threshold: int = 5,
+    symbol: str = "c",
+    label_column: str | None = None,
+    derived_columns: Sequence[str] | None = None,
+    nested: Sequence[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Suppress the proportions of a balance table that reveal a count of 1 to ``threshold``.
+
+    A balance table shows, for each level of a binary or categorical covariate, the share
+    of each group that has it.  A share ``p`` of a group of ``n`` children reveals the
+    count ``round(p * n)``; it is suppressed (shown as ``symbol``) when that count, or for
+    a binary covariate shown in one row the count without it (``n - round(p * n)``, from
+    ``1 - p``), is from 1 to ``threshold``.  Secondary suppression then makes sure nothing
+    hidden can be worked out:
+
+    * **levels of one covariate** (rows named ``var=level``, ``var: level`` or
+      ``var[level]``) add up to the group: where only one level of a column is hidden,
+      the smallest other non-zero level is hidden too, and where every level is shown,
+      a remainder of 1 to ``threshold`` (the levels not shown) hides the smallest level;
+    * **nested groups** (the matched children are part of the cohort): where both
+      ``mean_treated_before`` and ``mean_treated_after`` are shown, their counts may not
+      differ by 1 to ``threshold`` (else the *after* cell is hidden);
+    * **derived columns** (SMDs, variance ratios) are computed from the proportions, so
+      in a row with a hidden proportion the derived cells of the same stage (``_before``
+      / ``_after``) are hidden as well.
+
+    Rows whose values in ``proportion_columns`` are not all between 0 and 1 (means of
+    continuous covariates such as age) are left alone.  A group of ``threshold`` or fewer
+    children, or a group whose size is itself suppressed (a symbol), has every proportion
+    hidden.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The balance table (``covariate`` plus columns of means/proportions, SMDs ...).
+    group_sizes : dict
+        Group size for each proportion column: a key equal to the column name, or a part
+        of it between underscores (``{"treated_before": 856, "control_before": 1144,
+        "treated_after": 830, "control_after": 667}`` or just ``{"treated": 856,
+        "control": 1144}``); the longest matching key wins.
+    proportion_columns : sequence of str
+        The columns holding shares of a group (``mean_treated_before`` ...).
+    threshold : int, default 5
+    symbol : str, default "c"
+    label_column : str, optional
+        The column naming the covariate (level); default ``covariate`` when present, else
+        the first text column, else the index.
+    derived_columns : sequence of str, optional
+        Columns computed from the proportions; default every other column except the label.
+    nested : sequence of (str, str), optional
+        ``(outer, inner)`` pairs of proportion columns where the inner group is part of the
+        outer one; default the ``X_before``/``X_after`` pairs.  Pass ``()`` for none (for
+        example when *after* means are weighted rather than matched).
+
+    Returns
+    -------
+    DataFrame
+        A copy with hidden cells replaced by ``symbol`` (those columns become object dtype).
+
+    Raises
+    ------
+    InputError
+        A proportion column is missing, or has no group size.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"covariate": ["ethnicity=black", "ethnicity=white", "fsm"],
+    ...                   "mean_treated": [3 / 921, 918 / 921, 0.4]})
+    >>> protect_balance(t, group_sizes={"treated": 921}, proportion_columns=["mean_treated"])[
+    ...     "mean_treated"].tolist()
+    ['c', 'c', 0.4]
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(table).__name__}", field="table",
+                         fix="pass the balance table as a DataFrame")
+    props = [c for c in proportion_columns]
+    missing_cols = [c for c in props if c not in table.columns]
+    if missing_cols:
+        raise InputError(f"proportion column(s) not in the table: {', '.join(map(str, missing_cols))}",
+                         field="proportion_columns", fix=f"use columns of the table: {', '.join(map(str, table.columns))}")
+    if label_column is None:
+        if "covariate" in table.columns:
+            label_column = "covariate"
+        else:
+            text_cols = [c for c in table.columns if c not in props and table[c].dtype == object]
+            label_column = text_cols[0] if text_cols else None
+    labels = [str(x) for x in (table[label_column] if label_column is not None else table.index)]
+    derived = list(derived_columns) if derived_columns is not None else [
+        c for c in table.columns if c not in props and c != label_column]
+    if nested is None:
+        nested = [(c, c[: -len("_before")] + "_after") for c in props
+                  if str(c).endswith("_before") and c[: -len("_before")] + "_after" in props]
+    n_rows = len(table)
+    sizes: dict[str, int | None] = {}
+    for c in props:
+        s = _size_for(c, group_sizes)
+        sizes[c] = int(s) if isinstance(s, int | np.integer | float) and not isinstance(s, bool) \
+            and math.isfinite(float(s)) else None
+    hidden = {c: [False] * n_rows for c in props}
+    counts: dict[str, list[int | None]] = {c: [None] * n_rows for c in props}
+    rows_in: list[int] = []
+    for r in range(n_rows):
+        vals = [table[c].iloc[r] for c in props]
+        nums = []
+        ok = True
+        for v in vals:
+            if _is_symbol(v, symbol) or _blank(v):
+                continue
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                ok = False
+                break
+            if not (0.0 <= x <= 1.0):
+                ok = False
+                break
+            nums.append(x)
+        if ok:
+            rows_in.append(r)
+    for c in props:
+        n = sizes[c]
+        for r in rows_in:
+            v = table[c].iloc[r]
+            if _is_symbol(v, symbol):
+                hidden[c][r] = True
+                continue
+            if _blank(v):
+                continue
+            if n is None or n <= threshold:
+                hidden[c][r] = n is None or n > 0
+                continue
+            counts[c][r] = int(round(float(v) * n))
+
+    # covariate groups: rows named var=level share a covariate
+    groups: dict[str, list[int]] = {}
+    for r in rows_in:
+        parts = _LEVEL_SPLIT.split(labels[r], maxsplit=1)
+        key = parts[0] if len(parts) == 2 else f"\0{r}"  # a single binary row is its own group
+        groups.setdefault(key, []).append(r)
+
+    def hide_smallest(c: str, rows: list[int]) -> bool:
+        cand = [r for r in rows if not hidden[c][r] and counts[c][r] is not None]
+        if not cand:
+            return False
+        nz = [r for r in cand if counts[c][r] > 0] or cand
+        pick = min(nz, key=lambda r: (counts[c][r], r))
+        hidden[c][pick] = True
+        return True
+
+    for c in props:  # primary
+        n = sizes[c]
+        for key, rows in groups.items():
+            single = key.startswith("\0")
+            for r in rows:
+                k = counts[c][r]
+                if k is None or hidden[c][r]:
+                    continue
+                if is_small_count(k, threshold) or (single and n is not None and is_small_count(n - k, threshold)):
+                    hidden[c][r] = True
+    for _ in range(4 * n_rows + 4):  # secondary, to a fixed point
+        changed = False
+        for c in props:
+            n = sizes[c]
+            for key, rows in groups.items():
+                if key.startswith("\0") or n is None:
+                    continue
+                h = [r for r in rows if hidden[c][r]]
+                if len(h) == 1:
+                    changed |= hide_smallest(c, rows)
+                elif not h and is_small_count(n - sum(counts[c][r] or 0 for r in rows), threshold):
+                    changed |= hide_smallest(c, rows)
+        for outer, inner in nested:
+            for r in rows_in:
+                if hidden[outer][r] or hidden[inner][r]:
+                    continue
+                a, b = counts[outer][r], counts[inner][r]
+                if a is not None and b is not None and is_small_count(abs(a - b), threshold):
+                    hidden[inner][r] = True
+                    changed = True
+        if not changed:
+            break
+
+    out = table.copy()
+    for c in props:
+        if any(hidden[c]):
+            col = out[c].astype(object)
+            for r in range(n_rows):
+                if hidden[c][r]:
+                    col.iloc[r] = symbol
+            out[c] = col
+    for d in derived:
+        st = _stage(d)
+        col = out[d].astype(object)
+        touched = False
+        for r in range(n_rows):
+            if any(hidden[c][r] and (st is None or _stage(c) in (st, None)) for c in props):
+                if not _blank(col.iloc[r]):
+                    col.iloc[r] = symbol
+                    touched = True
+        if touched:
+            out[d] = col
+    return out
+
+
+# ---------------------------------------------------------------------- results.json
+#: keys whose whole-number values count people wherever they appear (outside a
+#: non-person context such as an estimate whose ``units`` are authorities or months)
+PERSON_COUNT_KEYS: frozenset[str] = frozenset({
+    "n_treated", "n_control", "n_treated_input", "n_control_input", "n_input", "treated_matched",
+    "controls_matched", "n_supported", "n_comparison", "n_children", "n_families", "n_people",
+    "n_excluded", "n_dropped", "n_unmatched", "n_trimmed", "n_dropped_caliper", "open_episodes",
+    "n_open_episodes", "treated_above_comparison_max", "comparison_below_treated_min",
+    "children", "families", "n", "count",
+})
+#: keys whose value is a dict of counts of people by group (``{"treated": 3, "control": 0}``)
+PERSON_COUNT_GROUPS: frozenset[str] = frozenset({"dropped_by_caliper", "trimmed", "excluded", "dropped",
+                                                 "unmatched", "open_episodes"})
+#: keys that are never counts of people (authorities, ranks, model sizes, settings)
+NON_PERSON_KEYS: frozenset[str] = frozenset({
+    "region_n", "region_rank", "region_comparators", "neighbours", "k", "q_df", "nobs", "n_terms",
+    "n_periods", "n_pre", "n_post", "n_clusters", "n_units", "n_cells", "n_authorities", "n_months",
+    "n_indicators", "n_obs", "periods", "draws", "seed", "threshold", "ratio", "lags", "leads",
+    "ljung_box_lags", "hac_lags", "months", "months_in_panel", "year", "start_year", "duration",
+    "event_time", "number", "reference", "reference_period", "df", "bootstrap", "anticipation",
+})
+#: record subtrees left exactly as they are (settings and provenance, not results)
+_UNTOUCHED = frozenset({"config", "parameters", "versions", "data_sources", "data_fingerprint", "seed",
+                        "schema", "created", "authority_code", "authority_name", "evaluation", "disclosure_log"})
+#: sample-size keys of an estimate by group: totals and parts that must not differ by 1..threshold
+_FAMILIES = {
+    "treated": ("n_treated", "n_treated_input", "treated_matched", "n_input"),
+    "control": ("n_control", "n_control_input", "controls_matched", "n_input"),
+}
+_BALANCE_COLS = re.compile(r"^(mean|prop|share|pct)_(treated|control|comparison|supported)(_.+)?$")
+
+
+def _child_designs() -> set[str]:
+    """Design names whose estimates count authorities or months (not children)."""
+    try:
+        from ehimpact.estimators import registry
+
+        out = set()
+        for name in registry.available():
+            try:
+                if registry.get(name).data_level != "child":
+                    out.add(name)
+            except Exception:  # noqa: BLE001 - a broken plug-in must not stop disclosure control
+                continue
+        return out
+    except Exception:  # noqa: BLE001
+        return {"did_2x2", "twfe", "event_study", "staggered_did", "its", "synthetic_control"}
+
+
+def _non_person_column(name: Any, panel_designs: set[str]) -> bool:
+    low = str(name).lower().strip()
+    words = set(re.split(r"[^a-z0-9]+", low))
+    if words & (set(NON_PERSON_UNITS) | {"authority", "month", "rank", "year", "week", "quarter"}):
+        return True
+    if low in NON_PERSON_KEYS:
+        return True
+    first = re.split(r"[\s(:]+", low, maxsplit=1)[0]
+    return first in panel_designs
+
+
+class _Protector:
+    """One pass of :func:`protect_results` over a record: the safe copy and what changed."""
+
+    def __init__(self, threshold: int, symbol: str):
+        self.t = int(threshold)
+        self.sym = symbol
+        self.actions: list[tuple[str, str]] = []
+        self.panel_designs = _child_designs()
+        self.primary_sizes: dict[str, Any] = {}
+
+    def note(self, path: str, what: str) -> None:
+        self.actions.append((path or "(top)", what))
+
+    # -------------------------------------------------------------- values
+    def text(self, s: str, path: str) -> str:
+        new = redact_text(s, threshold=self.t, symbol=self.sym)
+        if new != s:
+            self.note(path, "count of people in text")
+        return new
+
+    def walk(self, obj: Any, path: str, person: bool, sizes: dict[str, Any] | None = None) -> Any:
+        if isinstance(obj, str):
+            return self.text(obj, path)
+        if isinstance(obj, list):
+            return [self.walk(v, f"{path}[{i}]", person, sizes) for i, v in enumerate(obj)]
+        if not isinstance(obj, dict):
+            return obj
+        if isinstance(obj.get("units"), str):
+            person = obj["units"] not in NON_PERSON_UNITS
+        if isinstance(obj.get("data"), list) and ("columns" in obj or "count_columns" in obj
+                                                   or obj.get("disclosed") is True):
+            return self.table(obj, path, person)
+        sizes = self.sizes(obj) or sizes
+        out: dict[str, Any] = {}
+        for key, v in obj.items():
+            p = f"{path}.{key}" if path else str(key)
+            if key in _UNTOUCHED and not path:
+                out[key] = v
+            elif key in NON_PERSON_KEYS:
+                out[key] = v
+            elif person and key in PERSON_COUNT_KEYS and is_small_count(v, self.t):
+                out[key] = self.sym
+                self.note(p, "count of people")
+            elif person and key in PERSON_COUNT_GROUPS and isinstance(v, dict):
+                sub = {}
+                for k2, v2 in v.items():
+                    if isinstance(v2, int | float) and is_small_count(v2, self.t) and k2 not in NON_PERSON_KEYS \
+                            and k2 not in ("alpha", "rule"):
+                        sub[k2] = self.sym
+                        self.note(f"{p}.{k2}", "count of people")
+                    else:
+                        sub[k2] = self.walk(v2, f"{p}.{k2}", person, sizes)
+                out[key] = sub
+            elif key == "balance" and isinstance(v, list) and person and sizes:
+                out[key] = self.balance_rows(v, sizes, p)
+            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) \
+                    and any("observed" in x for x in v):
+                out[key] = self.series(v, p)
+            else:
+                out[key] = self.walk(v, p, person, sizes)
+        return out
+
+    def sizes(self, est: dict[str, Any]) -> dict[str, Any]:
+        """Group sizes for an estimate's balance table, from the estimate itself."""
+        if "n_treated" not in est and "n_control" not in est:
+            return {}
+        d = est.get("diagnostics") if isinstance(est.get("diagnostics"), dict) else {}
+        nt, nc = est.get("n_treated"), est.get("n_control")
+        return {"treated_before": d.get("n_treated_input", nt), "control_before": d.get("n_control_input", nc),
+                "treated_after": d.get("treated_matched", nt), "control_after": d.get("controls_matched", nc),
+                "treated": nt, "control": nc, "comparison": nc}
+
+    def balance_rows(self, rows: list[dict[str, Any]], sizes: dict[str, Any], path: str) -> list[dict[str, Any]]:
+        frame = pd.DataFrame(rows)
+        props = [c for c in frame.columns if _BALANCE_COLS.match(str(c))]
+        if not props or "covariate" not in frame.columns:
+            return self.walk(rows, path, True)
+        try:
+            safe = protect_balance(frame, group_sizes=sizes, proportion_columns=props, threshold=self.t,
+                                   symbol=self.sym, label_column="covariate")
+        except InputError:
+            return self.walk(rows, path, True)
+        out = []
+        for i, (orig, new) in enumerate(zip(rows, safe.to_dict("records"), strict=True)):
+            rec = {}
+            for k, v in orig.items():
+                nv = new.get(k, v)
+                if isinstance(nv, str) and nv == self.sym and not (isinstance(v, str) and _is_symbol(v, self.sym)):
+                    rec[k] = self.sym
+                    self.note(f"{path}[{i}].{k}", "proportion revealing a count of people")
+                else:
+                    rec[k] = self.walk(v, f"{path}[{i}].{k}", True)
+            out.append(rec)
+        return out
+
+    def series(self, rows: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+        """A per-period series: its observed counts go when any period is 1..threshold."""
+        if any(is_small_count(r.get("observed"), self.t) for r in rows):
+            self.note(path, "per-period observed counts removed (a period has 1 to "
+                            f"{self.t}; the report does not show them)")
+            return [{k: v for k, v in r.items() if k != "observed"} for r in rows]
+        return rows
+
+    # -------------------------------------------------------------- tables
+    def table(self, rec: dict[str, Any], path: str, person: bool) -> dict[str, Any]:
+        out = dict(rec)
+        data = [dict(r) if isinstance(r, dict) else r for r in rec.get("data") or []]
+        cols = list(rec.get("columns") or (list(data[0]) if data and isinstance(data[0], dict) else []))
+        count_cols = [c for c in (rec.get("count_columns") or [])
+                      if not _non_person_column(c, set())] if person else []
+        name = rec.get("name", "?")
+        tpath = f"{path}(table {name!r})"
+        frame_cols = set(cols)
+        props = [c for c in frame_cols if _BALANCE_COLS.match(str(c))]
+        if props and "covariate" in frame_cols and self.primary_sizes and person:
+            out["data"] = self.balance_rows(data, self.primary_sizes, f"{tpath}.data")
+            return out
+        label_col = cols[0] if cols else None
+        changed_counts = False
+        for i, row in enumerate(data):
+            if not isinstance(row, dict):
+                continue
+            stat_row = person and any(isinstance(v, str) and v.strip().lower() in PERSON_COUNT_KEYS
+                                      for k, v in row.items() if k == label_col)
+            for k, v in list(row.items()):
+                p = f"{tpath} row {i + 1} column {k!r}"
+                if isinstance(v, str):
+                    row[k] = self.text(v, p)
+                elif k in count_cols and is_small_count(v, self.t):
+                    row[k] = self.sym
+                    changed_counts = True
+                    self.note(p, "count of people")
+                elif stat_row and k != label_col and not _non_person_column(k, self.panel_designs) \
+                        and is_small_count(v, self.t):
+                    row[k] = self.sym
+                    self.note(p, "count of people")
+        if changed_counts:  # the table was not protected: protect its margins too
+            try:
+                safe, _ = disclose(pd.DataFrame(data), counts=count_cols, threshold=self.t, symbol=self.sym,
+                                   totals=["Total", "total", "All", "England"], additive_counts=False,
+                                   check_ranges=False, name=str(name))
+                data = json.loads(json.dumps(safe.to_dict("records"), default=str))
+            except InputError:
+                pass
+        out["data"] = data
+        for key in ("name", "caption", "note"):
+            if isinstance(out.get(key), str):
+                out[key] = self.text(out[key], f"{tpath}.{key}")
+        return out
+
+    # -------------------------------------------------------------- differencing
+    def differences(self, original: dict[str, Any], safe: dict[str, Any]) -> None:
+        """Secondary suppression: no two published sample sizes of a group differ by 1..threshold."""
+        entries: dict[str, list[tuple[list[Any], int]]] = {g: [] for g in _FAMILIES}
+
+        def visit(o: Any, s: Any, trail: list[Any], person: bool) -> None:
+            if isinstance(o, dict) and isinstance(s, dict):
+                if isinstance(o.get("units"), str):
+                    person = o["units"] not in NON_PERSON_UNITS
+                if person and ("n_treated" in o or "n_control" in o):
+                    for group, keys in _FAMILIES.items():
+                        for holder, loc in ((o, s), (o.get("diagnostics"), s.get("diagnostics"))):
+                            if not isinstance(holder, dict) or not isinstance(loc, dict):
+                                continue
+                            for key in keys:
+                                v = holder.get(key)
+                                if isinstance(v, int | float) and not isinstance(v, bool) and \
+                                        not _is_symbol(loc.get(key), self.sym) and float(v) == int(v):
+                                    entries[group].append(([*trail] + ([] if holder is o else ["diagnostics"]) + [key],
+                                                           int(v)))
+                for k, v in o.items():
+                    if (k in _UNTOUCHED and not trail) or k in ("diagnostics",):
+                        continue
+                    if k in s:
+                        visit(v, s[k], [*trail, k], person)
+            elif isinstance(o, list) and isinstance(s, list):
+                for i, (a, b) in enumerate(zip(o, s, strict=False)):
+                    visit(a, b, [*trail, i], person)
+
+        visit(original, safe, [], True)
+        for group, items in entries.items():
+            hidden_values: set[int] = set()
+            while True:
+                vals = sorted({v for _, v in items if v not in hidden_values}, reverse=True)
+                pair = next(((a, b) for a in vals for b in vals if 1 <= a - b <= self.t), None)
+                if pair is None:
+                    break
+                hidden_values.add(pair[1])
+            for trail, v in items:
+                if v in hidden_values:
+                    loc: Any = safe
+                    for step in trail[:-1]:
+                        loc = loc[step]
+                    if not _is_symbol(loc.get(trail[-1]), self.sym):
+                        loc[trail[-1]] = self.sym
+                        self.note(".".join(map(str, trail)),
+                                  f"sample size of the {group} group suppressed: another published size "
+                                  f"differs from it by 1 to {self.t}")
+
+
+def _protect(record: Mapping[str, Any], threshold: int, symbol: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    if not isinstance(record, Mapping):
+        raise InputError(f"expected a results record (a dict), got {type(record).__name__}", field="record",
+                         fix="pass the dict that is written to results.json")
+    if not isinstance(threshold, int | np.integer) or isinstance(threshold, bool) or threshold < 1:
+        raise InputError(f"threshold must be a whole number >= 1, got {threshold!r}", field="threshold",
+                         fix="use 5 (the DfE convention)")
+    if not isinstance(symbol, str) or not symbol.strip() or any(ch.isdigit() for ch in symbol):
+        raise InputError(f"the suppression symbol must be text without digits, got {symbol!r}",
+                         field="disclosure.symbol", fix='use "c" (the DfE convention)')
+    safe = json.loads(json.dumps(record, default=str))
+    actions: list[tuple[str, str]] = []
+    # to a fixed point: a sample size suppressed for differencing hides its balance column next
+    for _ in range(5):
+        pr = _Protector(threshold, symbol)
+        prim = safe.get("primary")
+        if isinstance(prim, dict) and prim.get("units", "children") not in NON_PERSON_UNITS:
+            pr.primary_sizes = pr.sizes(prim)
+        new = pr.walk(safe, "", True)
+        pr.differences(safe, new)
+        if not pr.actions:
+            break
+        actions += pr.actions
+        safe = new
+    return safe, actions
+
+
+def protect_results(record: Mapping[str, Any], *, threshold: int = 5, symbol: str = "c") -> dict[str, Any]:
+    """Make a ``results.json`` record safe to publish: no count of people from 1 to ``threshold``.
+
+    The record is copied (JSON round trip) and nothing else in it changes.  What it knows:
+
+    * **Counts of people by key**, anywhere (top level, ``primary``, ``estimates``,
+      ``diagnostics``, ``sections[*].estimates``, nested aggregations): the keys in
+      :data:`PERSON_COUNT_KEYS` (``n_treated``, ``n_control``, ``n_treated_input``,
+      ``treated_matched``, ``controls_matched``, ``n`` ...) and the group dicts in
+      :data:`PERSON_COUNT_GROUPS` (``dropped_by_caliper: {treated, control}``,
+      ``trimmed`` ...).  Inside an object whose ``units`` is one of
+      :data:`NON_PERSON_UNITS` (an estimate over authorities or months) they are left
+      alone, and so are the keys in :data:`NON_PERSON_KEYS` (``region_n``, ``k``,
+      ``nobs`` ...) everywhere.
+    * **Text**: every string (paragraphs, summaries, warnings, table cells) has its counts
+      of people worded as the symbol (:func:`redact_text`).
+    * **Tables** (``{"name", "columns", "data", "count_columns"}``): count columns
+      (except columns of authorities, months, ranks ...), and rows labelled with a
+      person-count key (``n_treated`` in a "statistic" column, except in the columns of
+      designs over authorities or months); if a table's counts needed suppressing here it
+      was never protected, so :func:`disclose` is run on it for its margins too.
+    * **Balance tables** (``balance`` lists in estimates, and section tables with
+      ``covariate`` and ``mean_treated_*`` columns): :func:`protect_balance` with the
+      group sizes of the estimate (``n_treated_input`` before, ``treated_matched`` after).
+    * **Per-period series** (lists of rows with ``observed``, e.g. an ITS counterfactual):
+      if any period's observed count is 1 to ``threshold`` the observed values are
+      removed (the model's fitted and counterfactual values stay).
+    * **Differencing**: the sample sizes of each group across all estimates (cohort
+      ``n_treated_input``, matched ``n_treated`` / ``treated_matched``, ``n_input``) may
+      not differ by 1 to ``threshold``; where two do, the smaller is suppressed.
+
+    ``config``, ``parameters``, ``versions``, ``data_sources``, ``disclosure_log`` and the
+    record's identity fields are left as they are.
+
+    Parameters
+    ----------
+    record : dict
+        What ``Evaluation.results()`` returns (any JSON-able dict).
+    threshold : int, default 5
+    symbol : str, default "c"
+
+    Returns
+    -------
+    dict
+        The protected copy.  Applying it twice changes nothing more.
+
+    Raises
+    ------
+    InputError
+        ``record`` is not a dict, the threshold is not a whole number >= 1, or the symbol
+        contains a digit.
+    """
+    return _protect(record, threshold, symbol)[0]
+
+
 # ---------------------------------------------------------------------- output scanning
 #: column-name patterns treated as counts when scanning CSV files
 DEFAULT_COUNT_FIELDS: tuple[str, ...] = (
@@ -735,17 +1630,7 @@ class Finding:
 
 
 def _small(v: Any, threshold: int, symbol: str) -> bool:
-    if isinstance(v, bool) or v is None or _is_symbol(v, symbol):
-        return False
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return False
-    return math.isfinite(x) and 1 <= x <= threshold
-
-
-#: units whose counts are not people: an estimate over authorities or months is not disclosive
-NON_PERSON_UNITS = frozenset({"authorities", "months", "periods", "clusters", "studies"})
+    return not _is_symbol(v, symbol) and is_small_count(v, threshold)
 
 
 def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: list[Finding],
