@@ -208,12 +208,13 @@ class SyntheticRegion:
 # --------------------------------------------------------------------------------------
 
 
-def derive_flags(children: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def derive_flags(children: pd.DataFrame, events: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
     """Derive the event-based outcome flags from an events table.
 
     An event counts for an outcome with a window of N months when
-    ``index_date < event_date <= index_date + N calendar months``
-    (``pandas.DateOffset(months=N)``); events are matched to children on ``child_id``
+    ``index_date <= event_date <= index_date + N calendar months``
+    (``pandas.DateOffset(months=N)``; an event on the index date counts, see
+    :mod:`ehimpact.data.outcomes`); events are matched to children on ``child_id``
     (one episode per child).  The flags and windows are in :data:`OUTCOME_WINDOWS`.
 
     Parameters
@@ -222,12 +223,15 @@ def derive_flags(children: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         Needs ``child_id`` and ``index_date``.
     events : DataFrame
         Needs ``child_id``, ``event_type`` and ``event_date``.
+    rules : OutcomeRules, optional
+        Window start and extract date (:class:`ehimpact.data.outcomes.OutcomeRules`).
 
     Returns
     -------
     DataFrame
         Same index as ``children``; one 0/1 int8 column per flag in
-        :data:`OUTCOME_WINDOWS`.
+        :data:`OUTCOME_WINDOWS` (nullable Int8 when a flag is unobserved: an open
+        episode, or a window passing the extract date).
 
     Examples
     --------
@@ -235,7 +239,7 @@ def derive_flags(children: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     >>> ev = pd.DataFrame({"child_id": ["a", "a"], "event_type": ["s47", "cla_start"],
     ...                    "event_date": pd.to_datetime(["2021-01-31", "2020-01-31"])})
     >>> derive_flags(kids, ev)[["s47_12m", "cla_24m"]].iloc[0].tolist()
-    [1, 0]
+    [1, 1]
     """
     for frame, cols, arg in (
         (children, ("child_id", "index_date"), "children"),
@@ -259,7 +263,8 @@ def derive_flags(children: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     # one derivation for generated and real data: the statutory readers' (ehimpact.data.outcomes)
     from ehimpact.data.outcomes import derive_flags as _derive
 
-    return _derive(children, events).astype(np.int8)
+    flags = _derive(children, events, rules)
+    return flags if flags.isna().any().any() else flags.astype(np.int8)
 
 
 # --------------------------------------------------------------------------------------
@@ -318,6 +323,11 @@ def _children(
     start: np.datetime64,
     intake_months: int,
     effect_multiplier: np.ndarray,
+    *,
+    step_up_same_day_share: float = 0.0,
+    extract: pd.Timestamp | None = None,
+    extra_rng: np.random.Generator | None = None,
+    effect_scale: float = 1.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     n_la = len(las)
     n = n_la * children_per_authority
@@ -383,7 +393,7 @@ def _children(
     base = (
         0.20 * prior_c + 0.25 * n_tf + 0.35 * fsm + 0.25 * disability + la_risk
     )
-    mult = effect_multiplier[la_idx]
+    mult = effect_multiplier[la_idx] * effect_scale  # (x 1.0 is exact: the defaults are unchanged)
     u = rng.random((n, 8))  # common random numbers for the potential outcomes
 
     def pot(logit0: np.ndarray, effect: float, ucol: int) -> tuple[np.ndarray, ...]:
@@ -489,17 +499,37 @@ def _children(
         children[name] = tf_c[:, j].astype(np.int8)
 
     events = _events(rng, children, index, referral, observed, codes[la_idx], ids)
+    rules = None
+    # follow-up observed by the extract (all True without an extract date), per window length
+    complete = {m: np.ones(n, dtype=bool) for m in (12, 24)}
+    if step_up_same_day_share > 0:
+        events = _same_day_step_ups(extra_rng, events, children, step_up_same_day_share)
+    if extract is not None:
+        from ehimpact.data.outcomes import OutcomeRules
+
+        rules = OutcomeRules(extract_date=extract)
+        events = events.loc[events["event_date"] <= extract].reset_index(drop=True)
+        open_ep = treated & (children["end_date"] > extract).to_numpy()
+        children.loc[open_ep, "end_date"] = pd.NaT  # still open at the extract: no closure recorded
+        children.loc[open_ep, "index_date"] = pd.NaT
+        for m in complete:
+            ends = pd.DatetimeIndex(children["index_date"]) + pd.DateOffset(months=m)
+            complete[m] = np.asarray(ends <= extract) & ~open_ep
 
     # event-based flags come from the events, through the one derivation function
-    flags = derive_flags(children, events)
+    flags = derive_flags(children, events, rules)
     for col in OUTCOME_WINDOWS:
-        if not np.array_equal(flags[col].to_numpy(), observed[col].astype(np.int8)):
+        seen = flags[col].notna().to_numpy()
+        if not np.array_equal(flags[col].to_numpy()[seen].astype(np.int8), observed[col][seen].astype(np.int8)):
             raise RuntimeError(f"synthetic events do not reproduce {col}: generator bug")
         children[col] = flags[col]
-    children["absence_rate"] = np.where(age >= 5, np.round(observed["absence_rate"], 1), np.nan)
-    children["exclusion_12m"] = np.where(age >= 5, observed["exclusion_12m"], 0).astype(np.int8)
+    children["absence_rate"] = np.where((age >= 5) & complete[12], np.round(observed["absence_rate"], 1),
+                                        np.nan)
+    exclusion = np.where(age >= 5, observed["exclusion_12m"], 0).astype(np.int8)
+    children["exclusion_12m"] = exclusion if extract is None else pd.array(
+        np.where(complete[12], exclusion.astype(float), np.nan), dtype="Int8")
     children["yj_entry_24m"] = pd.array(
-        np.where(age >= 10, observed["yj_entry_24m"].astype(float), np.nan), dtype="Int8"
+        np.where((age >= 10) & complete[24], observed["yj_entry_24m"].astype(float), np.nan), dtype="Int8"
     )
     children["synthetic"] = True
 
@@ -510,12 +540,19 @@ def _children(
         "yj_entry_24m": age >= 10,
     }
     att, att_exp, rows, rows_exp = {}, {}, [], []
+    att_obs, att_exp_obs, n_obs = {}, {}, {}
+    months_of = {**{k: m for k, (_, m) in OUTCOME_WINDOWS.items()}, "absence_rate": 12,
+                 "exclusion_12m": 12, "yj_entry_24m": 24}
     for name, (p0, p1, y0, y1) in potential.items():
         if name == "exclusion_12m":  # no exclusions under 5 in either world
             y0, y1, p0, p1 = (np.where(age >= 5, x, 0) for x in (y0, y1, p0, p1))
         keep = treated & eligible.get(name, np.ones(n, dtype=bool))
         att[name] = float(np.mean(y1[keep].astype(float) - y0[keep]))
         att_exp[name] = float(np.mean(p1[keep] - p0[keep]))
+        seen = keep & complete[months_of[name]]  # supported children whose follow-up the extract covers
+        n_obs[name] = int(seen.sum())
+        att_obs[name] = float(np.mean(y1[seen].astype(float) - y0[seen])) if seen.any() else float("nan")
+        att_exp_obs[name] = float(np.mean(p1[seen] - p0[seen])) if seen.any() else float("nan")
         by = pd.Series(y1[keep].astype(float) - y0[keep]).groupby(codes[la_idx][keep]).mean()
         rows.append(by.rename(name))
         by_exp = pd.Series(p1[keep] - p0[keep]).groupby(codes[la_idx][keep]).mean()
@@ -533,7 +570,32 @@ def _children(
         "child_logit_effects": dict(_LOGIT_EFFECTS),
         "child_absence_effect": _ABSENCE_EFFECT,
     }
+    if extract is not None:  # the target an analysis of the observed children estimates
+        truth.update(child_att_observed=att_obs, child_att_expected_observed=att_exp_obs,
+                     child_n_supported_observed=n_obs,
+                     child_open_episodes=int((treated & children["end_date"].isna().to_numpy()).sum()))
+    if step_up_same_day_share > 0:
+        same_day = events.merge(children[["child_id", "index_date", "received_early_help"]], on="child_id")
+        same_day = same_day[(same_day["event_type"] == "csc_referral")
+                            & (same_day["event_date"] == same_day["index_date"])
+                            & (same_day["received_early_help"] == 1)]
+        truth["child_step_ups_same_day"] = int(same_day["child_id"].nunique())
     return children, events, truth
+
+
+def _same_day_step_ups(rng: np.random.Generator, events: pd.DataFrame, children: pd.DataFrame,
+                       share: float) -> pd.DataFrame:
+    """Move a share of supported children's in-window CSC referrals onto the closure day (a step-up)."""
+    kids = children.loc[children["received_early_help"] == 1, ["child_id", "index_date"]]
+    t0 = events["child_id"].map(kids.set_index("child_id")["index_date"])
+    t1 = t0 + pd.DateOffset(months=12)
+    rows = events.index[(events["event_type"] == "csc_referral") & t0.notna()
+                        & (events["event_date"] > t0) & (events["event_date"] <= t1)]
+    moved = rows[rng.random(len(rows)) < share]
+    out = events.copy()
+    out.loc[moved, "event_date"] = t0[moved]
+    out = out.sort_values(["child_id", "event_date", "event_type"], kind="stable")
+    return out.reset_index(drop=True)
 
 
 def _age_probs() -> np.ndarray:
@@ -580,9 +642,9 @@ def _events(
         [0.28, 0.20, 0.08, 0.06, 0.10, 0.08, 0.06, 0.06, 0.04, 0.02, 0.02], n,
     )
     add(csc, "csc_referral", csc_day, referral_source_code=ref_codes, primary_need_code=need_codes)
-    # decoys: CSC referrals during the episode (on or before the index date) or after 12 months
+    # decoys: CSC referrals during the episode (before the index date: an event on it counts)
     before = ~csc & (rng.random(n) < 0.05) & (index - referral > 1)
-    add(before, "csc_referral", _days(rng, referral + 1, index), referral_source_code="5D",
+    add(before, "csc_referral", _days(rng, referral + 1, index - 1), referral_source_code="5D",
         primary_need_code=need_codes)
     s47 = observed["s47_12m"].astype(bool)
     s47_day = _days(rng, csc_day, index + w12)
@@ -752,6 +814,9 @@ def region(
     cohort_months: tuple[int, ...] = (12, 18, 24, 30),
     never_share: float = 0.25,
     authorities: pd.DataFrame | None = None,
+    step_up_same_day_share: float = 0.0,
+    extract_date: str | None = None,
+    child_effect_scale: float = 1.0,
 ) -> SyntheticRegion:
     """Generate a synthetic region with a known answer.
 
@@ -778,6 +843,20 @@ def region(
         Share of authorities that never adopt.
     authorities : DataFrame, optional
         Use these reference rows (``gss_code, name, region_code``) instead.
+    step_up_same_day_share : float, default 0
+        Share of supported children referred to social care within 12 months whose
+        referral is moved onto the day early help closed (a same-day step-up, common
+        in practice; counted by the default window rule, missed by the strict one).
+        Draws from a separate random stream, so 0 leaves every default number as is.
+    extract_date : str, optional
+        Data extract date: events after it are dropped, supported episodes still open
+        at it lose their end date (``open_episode``), and outcomes whose window ends
+        after it are missing.  ``truth["child_att_expected_observed"]`` is then the
+        target over the supported children whose follow-up the extract covers.  Must
+        be on or after the end of the intake (``start + intake_months``).
+    child_effect_scale : float, default 1
+        Multiplies every child-level planted effect (log-odds effects and the absence
+        effect), e.g. 4 for a CSC-referral effect of about 12 percentage points.
 
     Returns
     -------
@@ -817,17 +896,39 @@ def region(
     if pd.Timestamp(start_day).day != 1:
         raise InputError("start must be the first day of a month", field="start",
                          fix="use e.g. 2019-04-01")
+    if isinstance(step_up_same_day_share, bool) or not isinstance(step_up_same_day_share, int | float) \
+            or not 0 <= step_up_same_day_share <= 1:
+        raise InputError(f"step_up_same_day_share must be a share from 0 to 1, got {step_up_same_day_share!r}",
+                         field="step_up_same_day_share", fix="use e.g. 0.4")
+    if isinstance(child_effect_scale, bool) or not isinstance(child_effect_scale, int | float) \
+            or not 0 <= child_effect_scale <= 20:
+        raise InputError(f"child_effect_scale must be a number from 0 to 20, got {child_effect_scale!r}",
+                         field="child_effect_scale", fix="use e.g. 1 (the default) or 4")
+    extract = None
+    if extract_date is not None:
+        try:
+            extract = pd.Timestamp(extract_date).normalize()
+        except (ValueError, TypeError):
+            raise InputError(f"cannot read extract_date {extract_date!r}", field="extract_date",
+                             fix="use an ISO date such as 2021-03-31") from None
+        intake_end = pd.Timestamp(start_day) + pd.DateOffset(months=intake_months)
+        if extract < intake_end:
+            raise InputError(f"extract_date {extract.date()} is before the end of the intake ({intake_end.date()})",
+                             field="extract_date", fix="use a date on or after start + intake_months")
     las = _select_authorities(region_code, n_authorities, authorities)
     rng = np.random.default_rng(seed)
     mult = rng.uniform(0.3, 1.7, len(las))
     children, events, child_truth = _children(
-        rng, las, children_per_authority, start_day, intake_months, mult
+        rng, las, children_per_authority, start_day, intake_months, mult,
+        step_up_same_day_share=float(step_up_same_day_share), extract=extract,
+        extra_rng=np.random.default_rng([seed, 20261202]), effect_scale=float(child_effect_scale),
     )
     panel, panel_truth = _panel(rng, las, start_day, months, [int(c) for c in cohort_months],
                                 never_share)
     las_out = las.copy()
     las_out["synthetic"] = True
-    extract = max(pd.Timestamp(events["event_date"].max()), panel["period"].max())
+    if extract is None:
+        extract = max(pd.Timestamp(events["event_date"].max()), panel["period"].max())
     metadata = {
         "synthetic": True,
         "generator": "ehimpact.data.synthetic.region",
@@ -841,7 +942,9 @@ def region(
         "cohort_months": [int(c) for c in cohort_months],
         "never_share": never_share,
         "extract_date": str(pd.Timestamp(extract).date()),
-        "window_rule": "index_date < event_date <= index_date + DateOffset(months=N)",
+        "window_rule": "index_date <= event_date <= index_date + DateOffset(months=N)",
+        "step_up_same_day_share": float(step_up_same_day_share),
+        "child_effect_scale": float(child_effect_scale),
         "note": "SYNTHETIC: real authority codes and names; every record is made up.",
     }
     truth = {**child_truth, **panel_truth, "synthetic": True}
