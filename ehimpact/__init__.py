@@ -31,6 +31,7 @@ _LAZY: dict[str, str] = {
     "its": "ehimpact.estimators.its",
     "pool": "ehimpact.estimators.pooling",
     "compare": "ehimpact.report.tables",
+    "power": "ehimpact.estimators.power",  # a module: eh.power.mde(...)
 }
 _SUBPACKAGES = {"data", "estimators", "costs", "report", "runner"}
 

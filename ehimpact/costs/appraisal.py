@@ -613,8 +613,11 @@ def _npv_words(npv: float) -> str:
 def _npv_interval_words(lo: float, hi: float) -> str:
     if lo >= 0:
         return f"{money(lo)} to {money(hi)}"
-    one = (lambda v: f"a net saving of {money(v)}" if v >= 0 else f"a net cost of {money(-v)}")
-    return f"from {one(lo)} to {one(hi)}"
+    return f"from {_net_words(lo)} to {_net_words(hi)}"
+
+
+def _net_words(v: float) -> str:
+    return f"a net saving of {money(v)}" if v >= 0 else f"a net cost of {money(-v)}"
 
 
 def _avoided_words(pv: float) -> str:
