@@ -108,7 +108,12 @@ class CINData:
         reason_for_closure, referral_nfa`` (one row per episode: child and referral date).
     assessments, cin_plans, section47, cpp : DataFrame
         One row per Assessments / CINPlanDates / Section47 / ChildProtectionPlans block,
-        each with ``child_id`` and ``referral_date`` of its CINdetails.
+        each with ``child_id`` and ``referral_date`` of its CINdetails:
+        ``start_date, authorisation_date, factors`` ("|"-joined codes);
+        ``start_date, end_date``; ``s47_date, icpc_target, icpc_date, icpc_not_required``
+        (0/1); ``start_date, end_date, initial_category, latest_category, n_previous_cpp``
+        (as written: every DfE schema requires a positive integer there, so a first plan
+        may carry 1).
     authority_code : str or None
         GSS code: the caller's, else the header ``LEA`` (a 3-digit DfE LA number, resolved
         through :mod:`ehimpact.data.authorities`; kept as written if unknown).
@@ -689,7 +694,7 @@ def _tidy(
         path, sink, "section47", salt, report, start=("S47ActualStartDate", "s47_date"), end=None,
         extra={"icpc_target": "InitialCPCtarget", "icpc_date": "DateOfInitialCPC",
                "icpc_not_required": "ICPCnotRequired"},
-        dates=("InitialCPCtarget", "DateOfInitialCPC"),
+        dates=("InitialCPCtarget", "DateOfInitialCPC"), flags=("ICPCnotRequired",),
     )  # fmt: skip
     out["cpp"] = _sub_table(
         path, sink, "cpp", salt, report, start=("CPPstartDate", "start_date"),
@@ -712,7 +717,7 @@ def _sub_table(
     path: Path, sink: dict[str, list[dict]], table: str, salt: Salt, report: ReadReport, *,
     start: tuple[str, str], end: tuple[str, str] | None, extra: dict[str, str],
     dates: Sequence[str] = (), codes: dict[str, dict[str, str]] | None = None,
-    integers: Sequence[str] = (),
+    integers: Sequence[str] = (), flags: Sequence[str] = (),
 ) -> pd.DataFrame:
     raw = _frame(sink, table)
     ref = pd.to_datetime(raw["CINreferralDate"], format=_ISO, errors="coerce")
@@ -733,6 +738,8 @@ def _sub_table(
             frame[name] = map_codes(raw, col, codes[col], file=path, report=report)
         elif col in integers:
             frame[name] = _integers(raw, col, path, report)
+        elif col in flags:
+            frame[name] = _yes_no(raw[col])
         else:
             frame[name] = raw[col]
     return _dedupe(frame, raw, bad, ["child_id", start[1]], path, report, table, start[0])

@@ -3,7 +3,9 @@
 :func:`write_statutory` turns a synthetic region (``children`` + ``events``, DATA_CONTRACT
 §1-2) into, per authority, exactly the files an authority holds:
 
-* ``cin_census.xml``: CIN census XML (Message/Header/Children/Child ...; ISO dates);
+* ``cin/cin_census_<year>.xml``: one CIN census XML file per collection year (1 April to
+  31 March; ``<Year>`` 2024 is 1 April 2023 - 31 March 2024), each valid against the DfE
+  schema of its year (``CIN_schema_<year>.xsd``; tested for 2020-2024);
 * ``ssda903/header.csv`` and ``ssda903/episodes.csv``: SSDA903 tables (DD/MM/YYYY);
 * ``early_help_export.csv``: a case-management export with its own column names and
   codes (and made-up names and postcodes, which the readers must drop);
@@ -11,6 +13,15 @@
 
 So the tests and the demo exercise the real readers (:func:`ehimpact.data.read_statutory`).
 Every file is marked synthetic.
+
+The CIN census files carry what a real return has: the header's ``LEA`` is the authority's
+3-digit DfE LA number; each child has ``GenderCurrent``, ethnicity and disabilities and one
+``CINdetails`` per referral, in schema order: referral, source, primary need, closure and
+reason, Assessments with factors, CINPlanDates (from the 2022 schema), Section47 with its
+ICPC fields, ReferralNFA, and child protection plans with both categories of abuse,
+``NumberOfPreviousCPP`` and reviews.  A referral open across 31 March appears in both
+years' files; only the later one has its closure.  Dates the synthetic region does not
+fix (closures, assessments, CIN plans, reviews) are made up, consistently, from ``seed``.
 """
 
 from __future__ import annotations
@@ -26,13 +37,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ehimpact.data import authorities
 from ehimpact.errors import InputError
 
-__all__ = ["StatutoryFiles", "write_statutory", "EXPORT_MAPPING"]
+__all__ = ["StatutoryFiles", "write_statutory", "EXPORT_MAPPING", "census_year", "cin_schema_year"]
 
 _ETHNIC_CODE = {"white": "WBRI", "mixed": "MOTH", "asian": "AOTH", "black": "BOTH",
                 "other": "OOTH", "unknown": "NOBT"}  # fmt: skip
-_CIN_SEX = {"male": "M", "female": "F", "other_unknown": "U"}
+#: GenderCurrent codes (1 male, 2 female, 0 not known).
+_GENDER_CURRENT = {"male": "1", "female": "2", "other_unknown": "0"}
 _903_SEX = {"male": "1", "female": "2"}
 _YES_NO = {1: "Y", 0: "N"}
 
@@ -83,13 +96,29 @@ EXPORT_MAPPING = _mapping("E06000000")
 
 @dataclass(frozen=True)
 class StatutoryFiles:
-    """Paths written for one authority."""
+    """Paths written for one authority.
+
+    Attributes
+    ----------
+    authority_code : str
+        GSS code.
+    cin_xml : Path
+        The folder holding the authority's CIN census files (what ``data.statutory.cin_xml``
+        takes: the reader reads every ``*.xml`` in it).
+    ssda903_dir, local_export, mapping : Path
+    cin_files : tuple of Path
+        The census files in that folder, oldest collection year first.
+    la_number : str
+        The DfE LA number written in each census header's ``LEA``.
+    """
 
     authority_code: str
     cin_xml: Path
     ssda903_dir: Path
     local_export: Path
     mapping: Path
+    cin_files: tuple[Path, ...] = ()
+    la_number: str = ""
 
 
 def write_statutory(
@@ -99,6 +128,7 @@ def write_statutory(
     children: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     seed: int = 0,
+    la_numbers: dict[str, str] | None = None,
 ) -> dict[str, StatutoryFiles]:
     """Write each authority's children and events as CIN XML, SSDA903 CSVs and an export.
 
@@ -112,7 +142,10 @@ def write_statutory(
         DATA_CONTRACT §1 and §2 tables (used when ``region`` is not given).
     seed : int, default 0
         Seeds the made-up details the contract does not fix (day of birth within the
-        year of age, names, postcodes).
+        year of age, names, postcodes, CIN closures, assessments, CIN plans, reviews).
+    la_numbers : dict, optional
+        GSS code -> DfE 3-digit LA number for the census headers; by default from
+        :func:`ehimpact.data.authorities.la_number`.
 
     Returns
     -------
@@ -124,7 +157,14 @@ def write_statutory(
     Raw child ids are written as the authority's own ids (``LAchildID``, ``CHILD``,
     ``Person ID``); the readers replace them by salted hashes.  Each ``csc_referral`` is
     a ``CINdetails`` block; an ``s47`` or ``cpp_start`` sits in the child's latest
-    referral on or before it; the n-th ``cpp_end`` closes the n-th plan.  Each
+    referral on or before it; the n-th ``cpp_end`` closes the n-th plan.  One census
+    file is written per collection year from the first to the last CIN event; a
+    referral is in every year's file from its referral to its closure, and each
+    assessment, plan or enquiry in the files of the years it overlaps.  Codes a year's
+    schema does not know are replaced by their predecessors (referral source 5D, early
+    help, is 5B before 2023).  ``NumberOfPreviousCPP`` must be a positive integer in every
+    DfE schema (2017-2024), so a first plan is written as 1 (its earlier plans counted
+    otherwise).  Each
     ``cla_start`` is an SSDA903 episode with RNE = S.  The export holds one row per
     child (the evaluated episode) and one more row per later ``eh_referral``.  Dates of
     birth are made up consistent with ``age`` at referral.
@@ -150,15 +190,23 @@ def write_statutory(
         folder = root / str(code)
         (folder / "ssda903").mkdir(parents=True, exist_ok=True)
         ev = events.loc[events["authority_code"] == code]
+        number = _la_number(str(code), la_numbers)
+        dob = group.set_index("child_id")["date_of_birth"]
+        cin_dir = folder / "cin"
+        cin_dir.mkdir(parents=True, exist_ok=True)
+        for old in cin_dir.glob("cin_census_*.xml"):
+            old.unlink()  # a rewrite must not leave an earlier run's years behind
+        cin_files = _write_cin(cin_dir, number, group, ev, dob,
+                               np.random.default_rng([seed, _stable(str(code))]))
         files = StatutoryFiles(
             authority_code=str(code),
-            cin_xml=folder / "cin_census.xml",
+            cin_xml=cin_dir,
             ssda903_dir=folder / "ssda903",
             local_export=folder / "early_help_export.csv",
             mapping=folder / "early_help_mapping.yaml",
+            cin_files=tuple(cin_files),
+            la_number=number,
         )
-        dob = group.set_index("child_id")["date_of_birth"]
-        _write_cin(files.cin_xml, str(code), group, ev, dob)
         _write_903(files.ssda903_dir, group, ev, dob)
         _write_export(files.local_export, group, ev)
         files.mapping.write_text(
@@ -193,68 +241,299 @@ def _el(tag: str, value: Any) -> str:
     return "" if value is None or value == "" else f"<{tag}>{escape(str(value))}</{tag}>"
 
 
-def _write_cin(path: Path, code: str, kids: pd.DataFrame, events: pd.DataFrame,
-               dob: pd.Series) -> None:
+def _stable(text: str) -> int:
+    """A seed from a string, the same in every process (``hash`` is salted)."""
+    return int.from_bytes(text.encode()[-8:].rjust(8, b"\0"), "big")
+
+
+def _la_number(code: str, given: dict[str, str] | None) -> str:
+    number = (given or {}).get(code)
+    if number is None:
+        try:
+            number = authorities.la_number(code)
+        except InputError:
+            number = None
+    if number is None or not (len(str(number)) == 3 and str(number).isdigit()):
+        raise InputError(
+            f"no DfE 3-digit LA number for authority {code!r}, which the CIN census header "
+            "(<LEA>) needs", field="authority_code",
+            fix="use GSS codes from ehimpact.data.authorities.table(), or pass "
+                "la_numbers={gss_code: '123', ...} to write_statutory")
+    return str(number)
+
+
+def census_year(date: Any) -> int:
+    """The CIN census collection year of a date (``Year`` 2024: 1 April 2023 - 31 March 2024).
+
+    Examples
+    --------
+    >>> census_year("2023-03-31"), census_year("2023-04-01")
+    (2023, 2024)
+    """
+    when = pd.Timestamp(date)
+    return when.year + 1 if when.month >= 4 else when.year
+
+
+#: Collection years of the DfE CIN census schemas this writer follows.
+SCHEMA_YEARS = tuple(range(2017, 2025))
+
+
+def cin_schema_year(year: int) -> int:
+    """The DfE schema year for a collection year: its own, or the nearest one known (2017-2024).
+
+    Examples
+    --------
+    >>> cin_schema_year(2026), cin_schema_year(2022), cin_schema_year(2010)
+    (2024, 2022, 2017)
+    """
+    return min(SCHEMA_YEARS, key=lambda y: (abs(y - int(year)), -y))
+
+
+_ABUSE = ("NEG", "PHY", "SAB", "EMO", "MUL")
+#: Assessment factors valid in every schema 2017-2024 (18A/19A were split in 2021, 24A added 2022).
+_FACTORS = ("1B", "2B", "3A", "3B", "4A", "4B", "6A", "6B", "8B", "9A", "10A", "14A", "16A",
+            "21", "22A")
+_REFERRAL_SOURCES = {"1A", "1B", "1C", "1D", "2A", "2B", "3A", "3B", "3C", "3D", "3E", "3F", "4",
+                     "5A", "5B", "5C", "6", "7", "8", "9", "10"}  # + 5D from 2023
+_NEEDS = {f"N{i}" for i in range(10)}
+_DAY = pd.Timedelta(days=1)
+
+
+@dataclass
+class _Plan:
+    start: pd.Timestamp
+    end: pd.Timestamp | None
+    initial: str
+    latest: str
+    previous: int
+    reviews: list[pd.Timestamp]
+
+
+@dataclass
+class _Episode:
+    """One referral (CINdetails) with every date the census needs."""
+
+    referral: pd.Timestamp
+    source: str
+    need: str
+    closure: pd.Timestamp | None = None
+    reason: str = ""
+    nfa: bool = False
+    assessment: tuple[pd.Timestamp, pd.Timestamp, tuple[str, ...]] | None = None
+    cin_plan: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    s47: list[tuple[pd.Timestamp, pd.Timestamp | None]] | None = None  # (start, ICPC date)
+    plans: list[_Plan] | None = None
+
+
+def _days(rng: np.random.Generator, lo: int, hi: int) -> pd.Timedelta:
+    return pd.Timedelta(days=int(rng.integers(lo, hi + 1)))
+
+
+def _episodes(rows: list[tuple], rng: np.random.Generator) -> list[_Episode]:
+    """A child's CIN episodes from its events (id, type, date, source, need, abuse), in date order."""
+    refs = []
+    for r in rows:
+        if r[1] == "csc_referral" and (not refs or refs[-1][2] != r[2]):
+            refs.append(r)
+    if not refs:  # activity without a referral: the census needs one (on the first activity)
+        refs = [(rows[0][0], "csc_referral", rows[0][2], None, None, None)]
+    ref_dates = [pd.Timestamp(r[2]) for r in refs]
+    episodes = [_Episode(referral=ref_dates[j], source=_text(r[3]) or "10", need=_text(r[4]),
+                         s47=[], plans=[]) for j, r in enumerate(refs)]
+
+    def home(date: Any) -> int:  # latest referral on or before the date (else the first)
+        return max(bisect_right(ref_dates, pd.Timestamp(date)) - 1, 0)
+
+    ends = [pd.Timestamp(r[2]) for r in rows if r[1] == "cpp_end"]
+    for n, r in enumerate(x for x in rows if x[1] == "cpp_start"):
+        start = pd.Timestamp(r[2])
+        end = ends[n] if n < len(ends) and ends[n] >= start else None
+        initial = _text(r[5]) if _text(r[5]) in _ABUSE else "NEG"
+        latest = initial if rng.random() < 0.8 else str(rng.choice(_ABUSE))
+        reviews, when = [], start + pd.DateOffset(months=3)
+        while end is None or when < end:
+            reviews.append(pd.Timestamp(when))
+            when = when + pd.DateOffset(months=6)
+            if len(reviews) >= 12:
+                break
+        episodes[home(start)].plans.append(_Plan(start, end, initial, latest, max(n, 1), reviews))
+    for r in rows:
+        if r[1] == "s47":
+            episodes[home(r[2])].s47.append((pd.Timestamp(r[2]), None))
+    for j, ep in enumerate(episodes):
+        nxt = ref_dates[j + 1] if j + 1 < len(ref_dates) else None
+        ep.s47 = [(d, next((p.start for p in ep.plans if d <= p.start <= d + pd.Timedelta(days=60)),
+                           None)) for d, _ in ep.s47]
+        has_cp = bool(ep.s47 or ep.plans)
+        if not has_cp and rng.random() < 0.15:  # no further action after the referral
+            ep.nfa, ep.reason = True, "RC8"
+            ep.closure = ep.referral + _days(rng, 0, 10)
+            if nxt is not None and ep.closure >= nxt:
+                ep.closure = max(ep.referral, nxt - _DAY)
+            continue
+        a0 = ep.referral + _days(rng, 0, 5)
+        a1 = a0 + _days(rng, 10, 45)
+        factors = tuple(sorted(rng.choice(_FACTORS, size=int(rng.integers(1, 4)), replace=False)))
+        soft = [a1 + _days(rng, 0, 60)]
+        if not ep.plans and rng.random() < 0.5:
+            ep.cin_plan = (a1, a1 + _days(rng, 60, 300))
+            soft.append(ep.cin_plan[1])
+        hard = [ep.referral, *(d for d, _ in ep.s47), *(p.end for p in ep.plans if p.end is not None)]
+        if any(p.end is None for p in ep.plans):  # a plan still open: so is the referral
+            ep.closure = None
+        else:
+            ep.closure = max([*hard, *soft]) + _days(rng, 0, 14)
+            if nxt is not None and ep.closure >= nxt:
+                ep.closure = max(max(hard), nxt - _DAY)
+            ep.reason = "RC7" if (ep.cin_plan or has_cp) else "RC8"
+        if ep.closure is not None:
+            a1 = min(a1, ep.closure)
+            a0 = min(a0, a1)
+            if ep.cin_plan:
+                ep.cin_plan = (min(ep.cin_plan[0], ep.closure), min(ep.cin_plan[1], ep.closure))
+        ep.assessment = (a0, a1, factors)
+    return episodes
+
+
+def _d(value: pd.Timestamp) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def _cin_details(ep: _Episode, year: int, schema: int) -> str | None:
+    """One <CINdetails> for the census ``year``, or None if the episode is not in it."""
+    ref_date = pd.Timestamp(year=year, month=3, day=31)
+    start = pd.Timestamp(year=year - 1, month=4, day=1)
+    if ep.referral > ref_date or (ep.closure is not None and ep.closure < start):
+        return None
+
+    def shown(d: pd.Timestamp | None) -> pd.Timestamp | None:  # dates after the census are not known yet
+        return d if d is not None and d <= ref_date else None
+
+    def overlaps(first: pd.Timestamp, last: pd.Timestamp | None) -> bool:
+        return first <= ref_date and (last is None or last >= start)
+
+    source = ep.source
+    if source == "5D" and schema < 2023:
+        source = "5B"  # "LA services - early help" was added in 2023; before: other internal
+    if source not in _REFERRAL_SOURCES and not (source == "5D" and schema >= 2023):
+        source = "10"
+    out = ["  <CINdetails>", f"   <CINreferralDate>{_d(ep.referral)}</CINreferralDate>",
+           f"   <ReferralSource>{source}</ReferralSource>"]
+    if ep.need in _NEEDS:
+        out.append(f"   <PrimaryNeedCode>{ep.need}</PrimaryNeedCode>")
+    closure = shown(ep.closure)
+    if closure is not None:
+        out.append(f"   <CINclosureDate>{_d(closure)}</CINclosureDate>")
+        out.append(f"   <ReasonForClosure>{ep.reason}</ReasonForClosure>")
+    if ep.assessment and overlaps(ep.assessment[0], ep.assessment[1]):
+        a0, a1, factors = ep.assessment
+        out.append("   <Assessments>")
+        out.append(f"    <AssessmentActualStartDate>{_d(a0)}</AssessmentActualStartDate>")
+        if shown(a1) is not None:
+            out.append(f"    <AssessmentAuthorisationDate>{_d(a1)}</AssessmentAuthorisationDate>")
+            out.append("    <FactorsIdentifiedAtAssessment>"
+                       + "".join(f"<AssessmentFactors>{f}</AssessmentFactors>" for f in factors)
+                       + "</FactorsIdentifiedAtAssessment>")
+        out.append("   </Assessments>")
+    if ep.cin_plan and schema >= 2022 and overlaps(*ep.cin_plan):
+        end = shown(ep.cin_plan[1])
+        out.append(f"   <CINPlanDates><CINPlanStartDate>{_d(ep.cin_plan[0])}</CINPlanStartDate>"
+                   + (f"<CINPlanEndDate>{_d(end)}</CINPlanEndDate>" if end is not None else "")
+                   + "</CINPlanDates>")
+    for s47, icpc in ep.s47 or []:
+        if not overlaps(s47, icpc or s47):
+            continue
+        held = shown(icpc)
+        out.append("   <Section47>"
+                   f"<S47ActualStartDate>{_d(s47)}</S47ActualStartDate>"
+                   f"<InitialCPCtarget>{_d(s47 + pd.Timedelta(days=15))}</InitialCPCtarget>"
+                   + (f"<DateOfInitialCPC>{_d(held)}</DateOfInitialCPC>" if held is not None else "")
+                   + f"<ICPCnotRequired>{'false' if icpc is not None else 'true'}</ICPCnotRequired>"
+                   "</Section47>")
+    out.append(f"   <ReferralNFA>{'true' if ep.nfa else 'false'}</ReferralNFA>")
+    for plan in ep.plans or []:
+        if not overlaps(plan.start, plan.end):
+            continue
+        end = shown(plan.end)
+        reviews = [r for r in plan.reviews if r <= ref_date and (end is None or r <= end)]
+        out.append("   <ChildProtectionPlans>"
+                   f"<CPPstartDate>{_d(plan.start)}</CPPstartDate>"
+                   + (f"<CPPendDate>{_d(end)}</CPPendDate>" if end is not None else "")
+                   + f"<InitialCategoryOfAbuse>{plan.initial}</InitialCategoryOfAbuse>"
+                   f"<LatestCategoryOfAbuse>{plan.latest}</LatestCategoryOfAbuse>"
+                   f"<NumberOfPreviousCPP>{plan.previous}</NumberOfPreviousCPP>"
+                   + ("<Reviews>" + "".join(f"<CPPreviewDate>{_d(r)}</CPPreviewDate>" for r in reviews)
+                      + "</Reviews>" if reviews else "")
+                   + "</ChildProtectionPlans>")
+    out.append("  </CINdetails>")
+    return "\n".join(out)
+
+
+def _write_cin(folder: Path, la_number: str, kids: pd.DataFrame, events: pd.DataFrame,
+               dob: pd.Series, rng: np.random.Generator) -> list[Path]:
+    """Write one census file per collection year; return their paths, oldest first."""
     cin_types = ("csc_referral", "s47", "cpp_start", "cpp_end")
     ev = events.loc[events["event_type"].isin(cin_types)].sort_values(
         ["child_id", "event_date"], kind="stable")
     cols = ["child_id", "event_type", "event_date", "referral_source_code", "primary_need_code",
             "category_of_abuse"]
     ev = ev.reindex(columns=cols)
+    if ev.empty:
+        return []
     info = kids.assign(dob=dob.reindex(kids["child_id"]).to_numpy()).set_index("child_id")[
         ["sex", "ethnicity", "disability_sen", "dob"]].to_dict("index")
-    out = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        "<!-- SYNTHETIC DATA written by ehimpact.data.statutory_writer: no real child. -->",
-        "<Message>",
-        "<Header><CollectionDetails><Collection>CIN</Collection><Year>synthetic</Year>"
-        "</CollectionDetails>",
-        f"<Source><SourceLevel>L</SourceLevel><LEA>{escape(code)}</LEA>"
-        "<SoftwareCode>ehimpact synthetic</SoftwareCode></Source></Header>",
-        "<Children>",
-    ]
-    records = ev.itertuples(index=False, name=None)
-    for child_id, rows in groupby(records, key=lambda r: r[0]):
-        out.append(_cin_child(str(child_id), list(rows), info[child_id]))
-    out += ["</Children>", "</Message>", ""]
-    path.write_text("\n".join(out), encoding="utf-8")
+    children = []
+    for child_id, rows in groupby(ev.itertuples(index=False, name=None), key=lambda r: r[0]):
+        episodes = _episodes(list(rows), rng)
+        children.append((str(child_id), _identifiers(str(child_id), info[child_id]), episodes))
+    first = census_year(ev["event_date"].min())
+    last = census_year(ev["event_date"].max())
+    written = []
+    for year in range(first, last + 1):
+        schema = cin_schema_year(year)
+        blocks = []
+        for _, head, episodes in children:
+            details = [d for d in (_cin_details(ep, year, schema) for ep in episodes) if d]
+            if details:
+                blocks.append(" <Child>\n" + head + "\n" + "\n".join(details) + "\n </Child>")
+        if not blocks:
+            continue
+        path = folder / f"cin_census_{year}.xml"
+        out = [
+            '<?xml version="1.0" encoding="utf-8"?>',
+            "<!-- SYNTHETIC DATA written by ehimpact.data.statutory_writer: no real child. -->",
+            f"<!-- CIN census {year - 1}-{str(year)[2:]}: 1 April {year - 1} to 31 March {year}; "
+            f"DfE schema CIN_schema_{schema}.xsd -->",
+            "<Message>",
+            "<Header>",
+            f"<CollectionDetails><Collection>CIN</Collection><Year>{year}</Year>"
+            f"<ReferenceDate>{year}-03-31</ReferenceDate></CollectionDetails>",
+            f"<Source><SourceLevel>L</SourceLevel><LEA>{la_number}</LEA>"
+            "<SoftwareCode>ehimpact synthetic</SoftwareCode><Release>1</Release>"
+            f"<SerialNo>001</SerialNo><DateTime>{year}-05-01T09:00:00</DateTime></Source>",
+            "</Header>",
+            "<Children>",
+            *blocks,
+            "</Children>",
+            "</Message>",
+            "",
+        ]
+        path.write_text("\n".join(out), encoding="utf-8")
+        written.append(path)
+    return written
 
 
-def _cin_child(child_id: str, rows: list[tuple], kid: dict[str, Any]) -> str:
-    """One <Child> block; ``rows`` are (id, type, date, source, need, abuse) in date order."""
-    refs = [r for r in rows if r[1] == "csc_referral"]
-    blocks: list[list[str]] = [[] for _ in range(max(len(refs), 1))]
-    ref_dates = [r[2] for r in refs]
-
-    def home(date: Any) -> int:  # latest referral on or before the date (else the first)
-        return max(bisect_right(ref_dates, date) - 1, 0)
-
-    for r in rows:
-        if r[1] == "s47":
-            blocks[home(r[2])].append(f"<Section47>{_el('S47ActualStartDate', _iso(r[2]))}</Section47>")
-    ends = [r[2] for r in rows if r[1] == "cpp_end"]
-    for n, r in enumerate(x for x in rows if x[1] == "cpp_start"):
-        end = ends[n] if n < len(ends) and ends[n] >= r[2] else None
-        blocks[home(r[2])].append(
-            "<ChildProtectionPlans>" + _el("CPPstartDate", _iso(r[2]))
-            + _el("CPPendDate", _iso(end)) + _el("InitialCategoryOfAbuse", _text(r[5]))
-            + _el("NumberOfPreviousCPP", n) + "</ChildProtectionPlans>")
-    details = []
-    for j, block in enumerate(blocks):
-        head = ""
-        if refs:  # (a child with no referral gets an incomplete CINdetails block)
-            ref = refs[j]
-            head = (_el("CINreferralDate", _iso(ref[2])) + _el("ReferralSource", _text(ref[3]))
-                    + _el("PrimaryNeedCode", _text(ref[4])) + "<ReferralNFA>false</ReferralNFA>")
-        details.append(f"<CINdetails>{head}{''.join(block)}</CINdetails>")
-    ident = (f"<ChildIdentifiers>{_el('LAchildID', child_id)}"
-             f"{_el('UPN', 'X' + _digits(child_id))}{_el('PersonBirthDate', _iso(kid['dob']))}"
-             f"{_el('Sex', _CIN_SEX.get(kid['sex'], 'U'))}</ChildIdentifiers>")
+def _identifiers(child_id: str, kid: dict[str, Any]) -> str:
+    dob = _iso(kid["dob"])
+    ident = ("  <ChildIdentifiers>" + _el("LAchildID", child_id)
+             + _el("UPN", "X" + _digits(child_id)) + _el("PersonBirthDate", dob)
+             + _el("GenderCurrent", _GENDER_CURRENT.get(kid["sex"], "0")) + "</ChildIdentifiers>")
     disability = "LD" if int(kid.get("disability_sen", 0) or 0) == 1 else "NONE"
-    chars = (f"<ChildCharacteristics>{_el('Ethnicity', _ETHNIC_CODE.get(kid['ethnicity'], 'NOBT'))}"
-             f"<Disabilities><Disability>{disability}</Disability></Disabilities>"
-             "</ChildCharacteristics>")
-    return "<Child>" + ident + chars + "".join(details) + "</Child>"
+    chars = ("  <ChildCharacteristics>"
+             + _el("Ethnicity", _ETHNIC_CODE.get(kid["ethnicity"], "NOBT"))
+             + f"<Disabilities><Disability>{disability}</Disability></Disabilities>"
+             + "</ChildCharacteristics>")
+    return ident + "\n" + chars
 
 
 def _text(value: Any) -> str:
