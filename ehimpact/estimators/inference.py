@@ -18,7 +18,7 @@ import numpy as np
 from ehimpact.errors import InputError
 
 __all__ = ["OLSFit", "ols", "coefficient", "SEType", "WildBootstrap", "wild_cluster_bootstrap",
-           "cluster_covariance"]
+           "cluster_covariance", "FewClusterPolicy", "few_cluster_policy", "FEW_CLUSTERS", "WILD_DESIGNS"]
 
 SEType = Literal["classical", "robust", "cluster"]
 
@@ -506,3 +506,107 @@ def _invert(pvalue_at, theta: float, se: float, alpha: float, side: int) -> floa
         if abs(outside - inside) <= 1e-7 * se:
             break
     return float(0.5 * (inside + outside))
+
+
+#: below this many clusters (authorities) analytic cluster-robust intervals are too narrow
+#: (Cameron, Gelbach and Miller 2008; MacKinnon and Webb 2017)
+FEW_CLUSTERS = 30
+#: panel designs whose estimator offers the restricted wild cluster bootstrap
+WILD_DESIGNS = frozenset({"did_2x2", "twfe", "event_study"})
+#: panel designs that rest on authorities as clusters
+CLUSTER_DESIGNS = frozenset({"did_2x2", "twfe", "event_study", "staggered_did"})
+
+
+@dataclass(frozen=True)
+class FewClusterPolicy:
+    """How a panel design is to be run and read given how many authorities it rests on.
+
+    Attributes
+    ----------
+    design : str
+    n_clusters : int
+        Authorities (clusters) the design rests on.
+    few : bool
+        Fewer than :data:`FEW_CLUSTERS` clusters.
+    options : dict
+        Estimator keyword arguments the policy sets (``inference``, ``wild_weights``);
+        empty when the analytic interval is kept.
+    warning : str or None
+        Words that must appear in the sentence reporting the estimate when the design
+        cannot use the wild bootstrap with few clusters.
+    statement : str
+        The sentence every panel design carries: how many authorities it rests on, and
+        how its interval was computed.
+    """
+
+    design: str
+    n_clusters: int
+    few: bool
+    options: dict
+    warning: str | None
+    statement: str
+
+
+def few_cluster_policy(n_clusters: int, design: str, *, threshold: int = FEW_CLUSTERS,
+                       n_periods: int | None = None) -> FewClusterPolicy:
+    """One few-cluster policy for every panel design.
+
+    Below ``threshold`` authorities a design that offers the restricted wild cluster
+    bootstrap uses it (Webb six-point weights with 12 or fewer clusters, where Rademacher
+    signs give too few distinct draws; Rademacher above).  A design that does not offer it
+    keeps its own interval, and the sentence reporting it must say that the interval may
+    be too narrow.  Every panel design states how many authorities it rests on; a single
+    series (ITS) rests on one authority's months.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Authorities in the comparison (clusters).
+    design : str
+        Registered design name (``did_2x2``, ``twfe``, ``event_study``, ``staggered_did``,
+        ``its``; any other name is treated as a design without a wild bootstrap).
+    threshold : int, default 30
+        Fewer clusters than this count as few.
+    n_periods : int, optional
+        Months in a single-series design (ITS), for its statement.
+
+    Returns
+    -------
+    FewClusterPolicy
+
+    Raises
+    ------
+    InputError
+        ``n_clusters`` below 1.
+
+    Examples
+    --------
+    >>> few_cluster_policy(9, "did_2x2").options
+    {'inference': 'wild', 'wild_weights': 'webb'}
+    >>> few_cluster_policy(3, "staggered_did").warning is not None
+    True
+    """
+    n = int(n_clusters)
+    if n < 1:
+        raise InputError(f"a design cannot rest on {n} authorities", field="n_clusters",
+                         fix="pass the number of authorities in the comparison (1 or more)")
+    authorities = f"{n:,} {'authority' if n == 1 else 'authorities'}"
+    if design == "its":
+        months = f" ({n_periods:,} months)" if n_periods else ""
+        statement = (f"Rests on {authorities}{months}: one authority's own series, with no comparison "
+                     "authorities; its interval comes from the series' month-to-month variation.")
+        return FewClusterPolicy(design, n, False, {}, None, statement)
+    few = n < threshold
+    if not few:
+        return FewClusterPolicy(design, n, False, {}, None,
+                                f"Rests on {authorities}, enough for cluster-robust intervals.")
+    if design in WILD_DESIGNS:
+        weights = "webb" if n <= 12 else "rademacher"
+        words = "Webb six-point" if weights == "webb" else "Rademacher"
+        statement = (f"Rests on only {authorities} (fewer than {threshold}), so its interval and p-value use the "
+                     f"wild cluster bootstrap ({words} weights, null imposed) rather than analytic "
+                     "cluster-robust standard errors, which are too narrow with few authorities.")
+        return FewClusterPolicy(design, n, True, {"inference": "wild", "wild_weights": weights}, None, statement)
+    warning = (f"rests on only {authorities} (fewer than {threshold}) and this design has no wild bootstrap, "
+               "so its interval is likely too narrow: read it as indicative")
+    return FewClusterPolicy(design, n, True, {}, warning, warning[0].upper() + warning[1:] + ".")

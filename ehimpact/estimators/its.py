@@ -1154,14 +1154,15 @@ def its(
     absolute_level = (step_fit - cfm[i0]) * scale_rate
     relative_level = (step_fit - cfm[i0]) / cfm[i0] if cfm[i0] != 0 else float("nan")
 
-    # events averted over the post period (delta method)
-    pm = (tt >= k_first) & in_fit[tr]
+    # events averted over the post period: sum of (counterfactual - observed), observed held fixed, so
+    # the delta-method variance is that of the summed counterfactual (Bernal, Cummins & Gasparrini 2017)
+    pm = (tt >= k_first) & in_fit[tr] & np.isfinite(y[tr])
+    observed_post = y[tr][pm]
+    averted = float(np.sum(cfm[pm] - observed_post))
     if log_link:
-        averted = float(np.sum(cfm[pm] - fitted[pm]))
-        grad = (cfm[pm][:, None] * Xcf[pm] - fitted[pm][:, None] * Xt[pm]).sum(axis=0)
+        grad = (cfm[pm][:, None] * Xcf[pm]).sum(axis=0)
     else:
-        averted = float(np.sum(cfm[pm] - fitted[pm]))
-        grad = (Xcf[pm] - Xt[pm]).sum(axis=0)
+        grad = Xcf[pm].sum(axis=0)
     _, av_se_g, av_df = contrast(grad)
     av_se = float(av_se_g[0])
     (av_lo, av_hi), av_p = _wald(averted, av_se, level, df=None if av_df is None else float(av_df[0]))
@@ -1171,8 +1172,9 @@ def its(
     ev_label = event_label or (outcome_label or outcome)
     averted_est = Estimate(
         estimate=averted, se=av_se, ci=(av_lo, av_hi), pvalue=av_p, estimand="events averted over the post period",
-        method="counterfactual minus fitted, summed; delta-method CI", n_treated=n_post, n_control=n_pre,
-        outcome=outcome, outcome_label=f"cumulative {ev_label} averted", scale="count", level=level,
+        method="counterfactual minus observed, summed over the post period; delta-method CI",
+        n_treated=n_post, n_control=n_pre, outcome=outcome, outcome_label=f"cumulative {ev_label} averted",
+        scale="count", level=level, units="months", subject=subject,
     )
 
     slope_est = None

@@ -87,6 +87,7 @@ class Evaluation:
         self.inputs = inputs if inputs is not None else load_inputs(config, base_dir, authority=self.authority)
         self.synthetic = self.inputs.synthetic
         self._check_authority()
+        self._check_columns()
         self._validate_own_rows()
         self._results: dict[str, Estimate | NotAvailable] = {}
         self._sections: dict[int, Section] = {}
@@ -94,6 +95,8 @@ class Evaluation:
         self.cost_results: dict[str, Any] = {}
         #: plain-words notes about how a design was run (e.g. automatic wild bootstrap), by result key
         self.notes: dict[str, str] = {}
+        #: the few-cluster policy each panel design ran under, by result key
+        self.policies: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ data views
     def _check_authority(self) -> None:
@@ -104,6 +107,35 @@ class Evaluation:
         if known and self.authority not in known:
             raise InputError(f"authority {self.authority!r} is not in the data", field="authority",
                              fix=f"use one of {', '.join(sorted(known)[:25])}")
+
+    def _check_columns(self) -> None:
+        """Every configured outcome and covariate column exists: an unknown one is an InputError naming close matches."""
+        import difflib
+
+        child_cols = set(self.inputs.children.columns) if self.inputs.children is not None else set()
+        panel_cols = set(self.inputs.panel.columns) if self.inputs.panel is not None else set()
+        every = child_cols | panel_cols
+        if not every:
+            return
+        wanted: list[tuple[str, str, set[str]]] = []  # (column, config field, columns it may be in)
+        for i, o in enumerate(self.config.outcomes):
+            wanted.append((o.column, f"evaluation.outcomes[{i}].column", every))
+        for where, d in [("evaluation.design", self.config.design)] + [
+                (f"evaluation.robustness[{i}]", d) for i, d in enumerate(self.config.robustness)]:
+            out = d.options.get("outcome")
+            if isinstance(out, str):
+                wanted.append((out, f"{where}.options.outcome", panel_cols if d.name in PANEL_DESIGNS
+                               and panel_cols else every))
+            for c in d.covariates or []:
+                wanted.append((c, f"{where}.covariates", child_cols or every))
+        for column, fld, pool in wanted:
+            if column in pool:
+                continue
+            close = difflib.get_close_matches(column, sorted(pool), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+                f"the data have {', '.join(sorted(pool)[:30])}"
+            raise InputError(f"column {column!r} is not in the data", field=fld,
+                             fix=f"{hint} Correct the name in the config, or map it in the column mapping")
 
     def _validate_own_rows(self) -> None:
         """Validate this authority's rows against the dictionary: one authority's bad data fails its run only."""
@@ -152,14 +184,45 @@ class Evaluation:
             return self.authority
 
     # ------------------------------------------------------------------ disclosure
+    def count(self, n: Any, noun: str, plural: str | None = None, *, total: Any = None) -> str:
+        """A count of people in prose, through the same rule as tables (``c`` for 1 to the threshold).
+
+        Parameters
+        ----------
+        n : int
+        noun : str
+            What is counted, singular or as it reads after the number ("supported children").
+        plural : str, optional
+        total : int, optional
+            A published total that ``n`` is part of (the cohort a matched sample came from).
+            When their difference would be a count of 1 to the threshold, ``n`` is not shown.
+        """
+        from ehimpact.report.disclosure import count_text, safe_difference
+
+        d = self.config.disclosure
+        if total is not None and n is not None and not safe_difference(total, n, threshold=d.threshold):
+            word = plural or noun
+            return f"{d.symbol} {word} (suppressed: its difference from the cohort total is a small number)"
+        return count_text(n, noun, threshold=d.threshold, symbol=d.symbol, plural=plural)
+
+    def small(self, n: Any) -> bool:
+        """Whether ``n`` is a count of people the disclosure rule hides (1 to the threshold)."""
+        from ehimpact.report.disclosure import is_small_count
+
+        return bool(is_small_count(n, self.config.disclosure.threshold))
+
     def add_table(self, section: Section, caption: str, table: pd.DataFrame, *,
                   counts: list[str] | None = None, rates: dict[str, str] | None = None,
-                  totals: list[str] | None = None, additive: bool = False) -> pd.DataFrame:
+                  totals: list[str] | None = None, additive: bool = False, row: str = "",
+                  labels: dict[str, str] | None = None, human: bool = True) -> pd.DataFrame:
         """Disclosure-control a table (DOMAIN.md §5) and add it to a section.
 
         Every table a report shows goes through here.  ``counts`` names the count columns
         (default: columns named like counts: ``n``, ``n_*``, ``count``...); a table with no
-        counts passes through unchanged but is still recorded as checked.
+        counts passes through unchanged but is still recorded as checked.  ``row`` says what
+        one row is (shown under the caption); the shown table gets human labels
+        (:func:`ehimpact.report.labels.humanise`, column labels overridable with ``labels``),
+        while results.json keeps the machine names.
         """
         from ehimpact.report.disclosure import disclose, table_record
 
@@ -179,8 +242,17 @@ class Evaluation:
             safe = table
             record = {"name": caption, "disclosed": True, "count_columns": [],
                       "columns": [str(c) for c in table.columns], "data": json_safe(table)}
-        section.tables.append((caption, safe))
+        if human:
+            from ehimpact.report.labels import humanise
+
+            shown = humanise(safe, labels=labels)
+        else:
+            shown = safe
+        section.tables.append((caption, shown))
         section.records[caption] = record
+        if row:
+            section.rows[caption] = row
+            record["row"] = row
         return safe
 
     # ------------------------------------------------------------------ designs
@@ -212,13 +284,6 @@ class Evaluation:
             return ap, {**kw, **opts}
         p = panel.copy()
         p["first_treated"] = p["adoption_period"]
-        if name in WILD_DESIGNS and "inference" not in opts:
-            n_clusters = p["authority_code"].nunique()
-            if n_clusters < 30:  # few clusters: analytic cluster-robust intervals are too narrow
-                opts["inference"] = "wild"
-                # Rademacher signs give only 2**G distinct draws (16 with 4 clusters: no value can
-                # be rejected at 5%); Webb's six-point weights give 6**G (MacKinnon & Webb 2017)
-                opts.setdefault("wild_weights", "webb" if n_clusters <= 12 else "rademacher")
         if name == "did_2x2":
             if adoption is None:
                 raise InputError(f"{self.authority} did not adopt the new model in these data", field="design",
@@ -229,16 +294,30 @@ class Evaluation:
             p = p[(cohort | never) & (p["period"] >= adoption - window) & (p["period"] < adoption + window)]
             p = p.assign(treated=cohort[p.index].astype(int), post=(p["period"] >= adoption).astype(int))
             return p, {"outcome": outcome, "treated": "treated", "post": "post", "unit": "authority_code",
-                       **opts}
+                       **self._cluster_options(name, p, opts)}
         if name == "twfe":
             return p, {"outcome": outcome, "unit": "authority_code", "time": "period", "treatment": "adopted",
-                       **opts}
+                       **self._cluster_options(name, p, opts)}
         if name in ("event_study", "staggered_did"):
             return p, {"outcome": outcome, "unit": "authority_code", "time": "period",
-                       "first_treated": "first_treated", **opts}
+                       "first_treated": "first_treated", **self._cluster_options(name, p, opts)}
         # plug-in design: pass the child-level data and let it say what it needs
         data = self.children if self.children is not None else panel
         return data, {"outcome": outcome, **opts}
+
+    def _cluster_options(self, name: str, data: pd.DataFrame, opts: dict[str, Any]) -> dict[str, Any]:
+        """The few-cluster policy's options for a panel design (an explicit ``inference`` option wins)."""
+        from ehimpact.estimators.inference import few_cluster_policy
+
+        policy = few_cluster_policy(max(int(data["authority_code"].nunique()), 1), name)
+        self._last_policy = policy
+        if "inference" in opts:
+            return opts
+        return {**policy.options, **opts}
+
+    def policy(self, key: str) -> Any:
+        """The :class:`~ehimpact.estimators.inference.FewClusterPolicy` a panel result ran under, or None."""
+        return self.policies.get(key)
 
     def _adoption_period(self) -> pd.Timestamp | None:
         ap = self.authority_panel
@@ -264,15 +343,16 @@ class Evaluation:
             self._results[key] = est
             return est
         try:
+            self._last_policy = None
             data, kwargs = self.design_data(design, outcome)
             kwargs.pop("outcome_column", None)
-            if kwargs.get("inference") == "wild" and "authority_code" in data.columns:
-                g = data["authority_code"].nunique()
-                self.notes[key] = (
-                    f"With only {g} authorities (clusters) in this comparison, confidence intervals and p-values "
-                    f"for {design.name} use the wild cluster bootstrap (null imposed"
-                    f"{', Webb six-point weights' if kwargs.get('wild_weights') == 'webb' else ''}) rather than "
-                    "analytic cluster-robust standard errors, which are too narrow with fewer than 30 clusters.")
+            if design.name == "its":
+                from ehimpact.estimators.inference import few_cluster_policy
+
+                self._last_policy = few_cluster_policy(1, "its", n_periods=int(len(data)))
+            if self._last_policy is not None:
+                self.policies[key] = self._last_policy
+                self.notes[key] = self._last_policy.statement
             if "seed" not in kwargs and _accepts(spec.func, "seed"):
                 kwargs["seed"] = self.config.seed  # bootstrap draws reproducible run to run
             est = spec.func(data, **kwargs)
@@ -351,13 +431,26 @@ class Evaluation:
         return self._sections[number]
 
     def sections(self) -> list[Section]:
+        """The ten sections, in order (the summary page is :meth:`summary`)."""
         return [self.section(n) for n in range(1, 11)]
+
+    def summary(self) -> Section:
+        """The one-page summary shown before step 1 (built from the ten sections)."""
+        if 0 not in self._sections:
+            from ehimpact.report import steps
+
+            sec = Section(number=0, title="Summary",
+                          prompt="The question, the answer, how sure we are, what it saves and what to do next.")
+            steps.summary(self, sec)
+            self._sections[0] = sec
+        return self._sections[0]
 
     def results(self) -> dict[str, Any]:
         """The machine-readable record for ``results.json`` (aggregates only)."""
         secs = [self.section(n) for n in range(1, 11)]
+        summary = self.summary()
         primary = self.primary
-        return json_safe({
+        record = json_safe({
             "evaluation": self.config.name,
             "title": self.config.title,
             "authority_code": self.authority,
@@ -371,9 +464,14 @@ class Evaluation:
             "not_available": {k: v.reason for k, v in self._results.items() if isinstance(v, NotAvailable)},
             "costs": {k: v.to_dict() for k, v in self.cost_results.items()},
             "notes": self.notes,
+            "summary": summary.to_dict(),
             "sections": [s.to_dict() for s in secs],
             "disclosure_log": self.disclosure_log,
         })
+        from ehimpact.report.disclosure import protect_results
+
+        d = self.config.disclosure
+        return protect_results(record, threshold=d.threshold, symbol=d.symbol)
 
 
 def _accepts(func: Any, name: str) -> bool:

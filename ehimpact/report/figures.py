@@ -19,7 +19,7 @@ import io
 import re
 from typing import Any
 
-__all__ = ["figure_svg", "figure_html", "svg_texts"]
+__all__ = ["figure_svg", "figure_html", "svg_texts", "forest_figure", "forest_values"]
 
 #: rcParams for report figures: text as text, stable ids so reruns give identical files
 SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "ehimpact"}
@@ -87,3 +87,64 @@ def svg_texts(text: str) -> list[str]:
             continue
         out.extend(html.unescape(re.sub(r"<[^>]+>", "", t)) for t in _SVG_TEXT.findall(svg))
     return out
+
+
+def forest_values(est: Any) -> tuple[float, float, float, str]:
+    """An estimate and its interval on the scale the text uses, with the axis label.
+
+    Proportions are shown in percentage points (x 100), rate ratios as ratios (no effect at
+    1), anything else in its own unit.
+
+    Returns
+    -------
+    (estimate, lower, upper, axis_label) : tuple
+    """
+    from ehimpact.report.tables import estimate_unit
+
+    lo, hi = est.ci
+    if est.scale == "proportion":
+        return 100 * est.estimate, 100 * lo, 100 * hi, "difference, percentage points"
+    unit = estimate_unit(est)
+    return est.estimate, lo, hi, unit or "effect"
+
+
+def forest_figure(estimates: list[Any], names: list[str], *, figsize: tuple[float, float] | None = None,
+                  title: str | None = None) -> Any:
+    """A forest plot of estimates in the units the text uses (one panel per unit).
+
+    Parameters
+    ----------
+    estimates : list of Estimate
+    names : list of str
+        Row labels.
+    figsize : tuple, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import math
+
+    import matplotlib.pyplot as plt
+
+    rows = [(n, *forest_values(e), e.null_value if e.scale == "ratio" else 0.0)
+            for n, e in zip(names, estimates, strict=True)]
+    units = list(dict.fromkeys(r[4] for r in rows))
+    height = max(1.6, 0.45 * len(rows) + 1.0)
+    fig, axes = plt.subplots(len(units), 1, figsize=figsize or (7, height), squeeze=False)
+    for ax, unit in zip(axes[:, 0], units, strict=True):
+        mine = [r for r in rows if r[4] == unit]
+        for i, (_name, e, lo, hi, _, _null) in enumerate(mine):
+            y = len(mine) - 1 - i
+            if math.isfinite(lo) and math.isfinite(hi):
+                ax.plot([lo, hi], [y, y], color="#1f4e79", linewidth=2)
+            ax.plot([e], [y], "o", color="#1f4e79")
+        ax.axvline(mine[0][5], color="grey", linestyle="--", linewidth=1)
+        ax.set_yticks(range(len(mine)), [r[0] for r in reversed(mine)])
+        ax.set_xlabel(unit)
+        ax.set_ylim(-0.6, len(mine) - 0.4)
+    if title:
+        axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -9,18 +9,48 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["start", "finish", "WATERMARK_CSS"]
+__all__ = ["start", "finish", "summary", "WATERMARK_CSS", "PAGE_CSS"]
+
+#: page style of every report (synthetic or not): nothing wider than the page; a wide table
+#: scrolls inside its own box on screen and wraps when printed; the summary is a page of its own
+PAGE_CSS = """
+<style>
+html, body { max-width: 100%; overflow-x: hidden; }
+.jp-Notebook, .jp-Cell, .jp-OutputArea, .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown {
+  max-width: 100%; min-width: 0; box-sizing: border-box; }
+.jp-OutputArea-child { display: block; }
+.jp-RenderedHTMLCommon { overflow-wrap: anywhere; }
+.eh-scroll { max-width: 100%; overflow-x: auto; margin: 0.4em 0 1em 0; }
+.eh-table { border-collapse: collapse; font-size: 0.9em; }
+.eh-table caption { caption-side: top; text-align: left; padding: 2px 0 6px 0; }
+.eh-table caption .eh-row { display: block; font-weight: normal; font-style: italic; color: #444; font-size: 0.95em; }
+.eh-table td, .eh-table th { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
+.eh-table td:first-child, .eh-table th:first-child { text-align: left; }
+.eh-figure { max-width: 100%; height: auto; }
+.eh-box { border: 2px solid #b58900; background: #fdf6e3; padding: 6px 12px; margin: 0.6em 0; }
+.eh-box ul { margin: 0.2em 0 0.2em 1.2em; padding: 0; }
+.eh-summary { border: 1px solid #1f4e79; padding: 4px 16px 8px 16px; margin: 0.5em 0 1.5em 0; }
+.eh-summary h2 { margin-top: 0.4em; }
+.eh-summary p { margin: 0.35em 0; }
+@media print {
+  @page { size: A4; margin: 14mm; }
+  .eh-summary { page-break-after: always; break-after: page; border: none; padding: 0; }
+  .eh-scroll { overflow: visible; }
+  .eh-table { table-layout: auto; width: 100%; font-size: 8pt; }
+  .eh-table td, .eh-table th { white-space: normal; overflow-wrap: anywhere; }
+  .eh-watermark { position: fixed; }
+}
+</style>
+"""
 
 WATERMARK_CSS = """
 <style>
 .eh-watermark { position: fixed; top: 45%; left: 0; width: 100%; text-align: center; z-index: 9999;
   transform: rotate(-30deg); font-size: 64px; font-weight: bold; color: rgba(200, 0, 0, 0.12);
-  pointer-events: none; font-family: sans-serif; }
+  pointer-events: none; font-family: sans-serif; white-space: nowrap; overflow: hidden; }
 .eh-banner { background: #fde8e8; border: 1px solid #d33; padding: 6px 10px; font-weight: bold; }
-.eh-table { border-collapse: collapse; font-size: 0.9em; }
-.eh-table td, .eh-table th { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; }
 </style>
-<div class="eh-watermark">SYNTHETIC DATA</div>
+<div class="eh-watermark" aria-hidden="true">SYNTHETIC DATA</div>
 """
 
 
@@ -35,21 +65,42 @@ def start(config_path: str, authority: str = "") -> Any:
     ev = Evaluation(cfg.evaluation, authority=authority or None, base_dir=base)
     display(Markdown(f"# {cfg.evaluation.title}\n\n**{ev.authority_name}** ({ev.authority}) · "
                      f"evaluation `{cfg.evaluation.name}`"))
+    display(HTML(PAGE_CSS))
     if ev.synthetic:
         display(HTML(WATERMARK_CSS + '<p class="eh-banner">SYNTHETIC DATA: this report demonstrates the method '
                      'on generated data and describes no real children or families.</p>'))
     return ev
 
 
-def finish(evaluation: Any, results_path: str, parameters: dict[str, Any] | None = None) -> Path:
-    """Write ``results.json`` and say where it went."""
+def summary(evaluation: Any) -> None:
+    """Show the one-page summary (before step 1)."""
+    from ehimpact.report.sections import show
+
+    show(evaluation.summary())
+
+
+def public_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """Notebook parameters as results.json records them: file names, never machine paths."""
+    out: dict[str, Any] = {}
+    for k, v in (parameters or {}).items():
+        if isinstance(v, (str, Path)) and (k.endswith("_path") or k.endswith("_dir")) and str(v):
+            out[k] = Path(str(v)).name
+        else:
+            out[k] = v
+    return out
+
+
+def finish(evaluation: Any, results_path: str, parameters: dict[str, Any] | None = None) -> None:
+    """Write ``results.json`` and say where it went (by file name: no machine path in the report).
+
+    Returns nothing, so the notebook cell shows no path either.
+    """
     from IPython.display import Markdown, display
 
     from ehimpact.report.results_io import write_results
 
-    path = write_results(evaluation, results_path, parameters=parameters)
+    path = write_results(evaluation, results_path, parameters=public_parameters(parameters))
     display(Markdown(f"*Machine-readable results written to `{Path(path).name}`.*"))
-    return path
 
 
 def regional_title(summary: Any) -> None:
@@ -58,6 +109,7 @@ def regional_title(summary: Any) -> None:
 
     display(Markdown(f"# Regional summary: {summary.run_dir.name}\n\n"
                      f"{len(summary.results)} authorities with results, {len(summary.failed)} failed."))
+    display(HTML(PAGE_CSS))
     if summary.synthetic:
         display(HTML(WATERMARK_CSS + '<p class="eh-banner">SYNTHETIC DATA: generated to demonstrate the method; '
                      'describes no real children or families.</p>'))

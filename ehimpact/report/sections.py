@@ -14,7 +14,7 @@ import pandas as pd
 
 from ehimpact.estimators.result import Estimate, json_safe
 
-__all__ = ["Section", "show", "NotAvailable"]
+__all__ = ["Section", "show", "NotAvailable", "table_html", "box_html", "section_html"]
 
 
 @dataclass
@@ -42,10 +42,26 @@ class Section:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     figures: list[tuple[str, Any]] = field(default_factory=list)
     estimates: dict[str, Estimate] = field(default_factory=dict)
+    #: what one row of each table is ("One row per age band"), by caption
+    rows: dict[str, str] = field(default_factory=dict)
+    #: a boxed list shown after the text (step 9: the assumptions box)
+    box_title: str = ""
+    box: list[str] = field(default_factory=list)
 
     def say(self, text: str) -> None:
         """Add a paragraph (Markdown)."""
         self.paragraphs.append(text)
+
+    def boxed(self, item: str, title: str = "Assumptions") -> None:
+        """Add an item to the section's box (listed once, in one place)."""
+        self.box_title = self.box_title or title
+        if item not in self.box:
+            self.box.append(item)
+
+    @property
+    def heading(self) -> str:
+        """``"Summary"`` for the summary page (number 0), else ``"N. Title"``."""
+        return self.title if self.number == 0 else f"{self.number}. {self.title}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record of the section (tables are already disclosure-controlled)."""
@@ -56,6 +72,8 @@ class Section:
             "tables": [self.records.get(c) or {"name": c, "disclosed": True, "count_columns": [],
                                                "data": json_safe(t)} for c, t in self.tables],
             "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
+            "rows": dict(self.rows),
+            "box": {"title": self.box_title, "items": list(self.box)} if self.box else None,
         }
 
 
@@ -84,15 +102,17 @@ def show(section: Section) -> None:
 
     from IPython.display import HTML, Markdown, display
 
-    text = [f"## {section.number}. {section.title}"]
+    if section.number == 0:
+        display(HTML(section_html(section)))
+        return
+    text = [f"## {section.heading}"]
     if section.prompt:
         text.append(f"*{section.prompt}*")
     display(Markdown("\n\n".join(text + list(section.paragraphs))))
+    if section.box:
+        display(HTML(box_html(section.box_title, section.box)))
     for caption, table in section.tables:
-        body = table.to_html(index=False, na_rep="", float_format=format_number, classes="eh-table", border=0)
-        # tabindex: a wide table scrolls sideways, and keyboard users can reach the scroll bar
-        display(HTML(f"<p><strong>{html.escape(caption)}</strong></p>"
-                     f'<div tabindex="0" style="overflow-x:auto">{body}</div>'))
+        display(HTML(table_html(caption, table, section.rows.get(caption, ""))))
     if not section.figures:
         return
     import matplotlib.pyplot as plt
@@ -103,3 +123,61 @@ def show(section: Section) -> None:
         # drawn once, as SVG, with the caption as its alternative text
         display(HTML(f"<p><strong>{html.escape(caption)}</strong></p>{figure_html(fig, caption)}"))
         plt.close(fig)
+
+
+def table_html(caption: str, table: pd.DataFrame, row: str = "") -> str:
+    """A table in its own scrolling box, with a caption saying what it shows and what a row is.
+
+    Parameters
+    ----------
+    caption : str
+    table : DataFrame
+        Already disclosure-controlled and labelled.
+    row : str
+        What one row is (``"One row per age band"``).
+
+    Returns
+    -------
+    str
+        HTML: ``<div class="eh-scroll"><table><caption>...``; a wide table scrolls inside
+        its box (keyboard users reach it through ``tabindex``), the page does not.
+    """
+    import html
+
+    body = table.to_html(index=False, na_rep="", float_format=format_number, classes="eh-table", border=0)
+    cap = f"<caption><strong>{html.escape(caption)}</strong>"
+    if row:
+        cap += f' <span class="eh-row">{html.escape(row)}</span>'
+    cap += "</caption>"
+    body = body.replace(">", ">" + cap, 1)  # right after the opening <table ...>
+    return f'<div class="eh-scroll" tabindex="0" role="region" aria-label="{html.escape(caption)}">{body}</div>'
+
+
+def box_html(title: str, items: list[str]) -> str:
+    """A boxed list (the assumptions box)."""
+    import html
+
+    lis = "".join(f"<li>{html.escape(i)}</li>" for i in items)
+    return f'<div class="eh-box"><p><strong>{html.escape(title)}</strong></p><ul>{lis}</ul></div>'
+
+
+def section_html(section: Section) -> str:
+    """The summary page as one HTML block (a page of its own when printed)."""
+    import html
+    import re
+
+    def md(text: str) -> str:  # the summary's few Markdown marks: **bold** and *italic*
+        t = html.escape(text)
+        t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
+        return re.sub(r"(?<![*\w])\*(?!\s)(.+?)\*(?!\w)", r"<em>\1</em>", t)
+
+    parts = [f'<section class="eh-summary"><h2>{html.escape(section.heading)}</h2>']
+    if section.prompt:
+        parts.append(f"<p><em>{html.escape(section.prompt)}</em></p>")
+    parts += [f"<p>{md(p)}</p>" for p in section.paragraphs]
+    if section.box:
+        parts.append(box_html(section.box_title, section.box))
+    for caption, table in section.tables:
+        parts.append(table_html(caption, table, section.rows.get(caption, "")))
+    parts.append("</section>")
+    return "".join(parts)

@@ -20,7 +20,8 @@ from ehimpact.report.sections import NotAvailable, Section
 if TYPE_CHECKING:
     from ehimpact.report.evaluation import Evaluation
 
-__all__ = [f"step{i}" for i in range(1, 11)] + ["pitfalls_checklist"]
+__all__ = [f"step{i}" for i in range(1, 11)] + ["pitfalls_checklist", "summary", "exclusions", "evidence_level",
+                                                 "biggest_threat", "next_steps", "estimate_prose"]
 
 
 def _bullets(items: list[str]) -> str:
@@ -51,7 +52,7 @@ def step2(ev: Evaluation, sec: Section) -> None:
             "Short-term outcomes": lm.short_term_outcomes, "Long-term outcomes": lm.long_term_outcomes}
     depth = max([len(v) for v in cols.values()] + [1])
     table = pd.DataFrame({k: v + [""] * (depth - len(v)) for k, v in cols.items()})
-    ev.add_table(sec, "Logic model", table, counts=[])
+    ev.add_table(sec, "Logic model", table, counts=[], row="Read down each column: one item per line.")
     sec.say("Read left to right: what we put in, what we do, what we deliver, and what should change as a result.")
 
 
@@ -64,14 +65,16 @@ def step3(ev: Evaluation, sec: Section) -> None:
     for o in ev.config.outcomes:
         f = fields.get(o.column)
         window = (f.outcome or {}).get("window_months") if f is not None else None
+        from ehimpact.report.labels import label
+
         rows.append({
-            "measure": o.column,
+            "measure": label(o.column),
             "meaning": o.label or (f.description if f is not None else ""),
             "source": f.source if f is not None else "the authority's own data",
             "follow-up": f"{window} months" if window else "",
             "role": "primary" if o.primary else "secondary",
         })
-    ev.add_table(sec, "Outcome measures", pd.DataFrame(rows), counts=[])
+    ev.add_table(sec, "Outcome measures", pd.DataFrame(rows), counts=[], row="One row per outcome measure.")
     sec.say("Measures come from statutory returns (Children in Need census, SSDA903) and the authority's own "
             "early help records, with the definitions in ehimpact's data dictionary; they map to the Troubled "
             "Families headline problems where one applies.")
@@ -117,15 +120,19 @@ def step4(ev: Evaluation, sec: Section) -> None:
     total = {"age_band": "Total", **{g: int(tab[g].sum()) for g in tab.columns if g != "age_band"}}
     tab = pd.concat([tab, pd.DataFrame([total])], ignore_index=True)
     counts = [g for g in tab.columns if g != "age_band"]
-    ev.add_table(sec, "Children in the cohort by age band", tab, counts=counts, totals=["Total"])
+    ev.add_table(sec, "Children in the cohort by age band", tab, counts=counts, totals=["Total"],
+                 row="One row per age band at referral (children); the last row is the whole cohort.")
     n_sup, n_cmp = int((c["received_early_help"] == 1).sum()), int((c["received_early_help"] == 0).sum())
-    sec.say(f"The cohort has {_safe_count(n_sup, ev)} supported children and {_safe_count(n_cmp, ev)} comparison "
-            "children (assessed but not supported), followed up from the end of their early help episode "
-            "(or the equivalent date for comparison children).")
+    sec.say(f"The cohort has {ev.count(n_sup, 'supported child', 'supported children')} and "
+            f"{ev.count(n_cmp, 'comparison child', 'comparison children')} (assessed but not supported), followed "
+            "up from the end of their early help episode (or the equivalent date for comparison children).")
+    excl = exclusions(ev)
+    if excl:
+        sec.say("**Excluded before or by the analysis:** " + "; ".join(excl) + ".")
 
 
 def _safe_count(n: int, ev: Evaluation) -> str:
-    return ev.config.disclosure.symbol if 0 < n <= ev.config.disclosure.threshold else f"{n:,}"
+    return ev.count(n, "").strip()
 
 
 def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -143,16 +150,17 @@ def step5(ev: Evaluation, sec: Section) -> None:
     c = ev.children
     if c is not None and len(c):
         sup = c[c["received_early_help"] == 1]
-        rows = [{"measure": "children assessed", "count": len(c)},
-                {"measure": "children supported", "count": len(sup)}]
+        rows = [{"measure": "Children assessed", "count": len(c)},
+                {"measure": "Children supported", "count": len(sup)}]
         if {"start_date", "end_date"} <= set(sup.columns) and len(sup):
             weeks = (pd.to_datetime(sup["end_date"]) - pd.to_datetime(sup["start_date"])).dt.days / 7
-            rows.append({"measure": "episodes closed within 4 weeks", "count": int((weeks < 4).sum())})
+            rows.append({"measure": "Episodes closed within 4 weeks", "count": int((weeks < 4).sum())})
         if "reref_eh_12m" in sup.columns:
-            rows.append({"measure": "re-referred to early help within 12 months",
+            rows.append({"measure": "Re-referred to early help within 12 months",
                          "count": int(sup["reref_eh_12m"].fillna(0).sum())})
         tab = pd.DataFrame(rows)
-        ev.add_table(sec, "Reach", tab, counts=["count"])
+        ev.add_table(sec, "Reach", tab, counts=["count"], row="One row per measure of reach (children).",
+                     labels={"count": "Children"})
         if len(sup) and len(c):
             sec.say(f"Take-up: {100 * len(sup) / len(c):.0f}% of assessed children received early help.")
             if "start_date" in sup.columns and "end_date" in sup.columns:
@@ -164,7 +172,7 @@ def step5(ev: Evaluation, sec: Section) -> None:
         series = [(col, lab) for col, lab in MONTHLY_SERIES if col in ap.columns]
         shown = [(col, lab) for col, lab in series if not has_small_counts(ap[col], t)]
         if shown:
-            sec.figures.append(("Monthly referrals to children's social care and early help assessments",
+            sec.figures.append((f"Monthly {' and '.join(lab for _, lab in shown)}, {ev.authority_name}",
                                 _monthly_figure(ap, ev, shown)))
         hidden = [lab for col, lab in series if (col, lab) not in shown]
         if hidden:
@@ -173,9 +181,11 @@ def step5(ev: Evaluation, sec: Section) -> None:
         yearly = ap.assign(year=pd.to_datetime(ap["period"]).dt.year).groupby("year")[
             [c for c in ("referrals", "re_referrals", "eh_assessments", "cpp_starts") if c in ap.columns]
         ].sum().reset_index()
-        yearly["year"] = yearly["year"].astype(str)
+        months = ap.assign(year=pd.to_datetime(ap["period"]).dt.year).groupby("year")["period"].nunique()
+        yearly["year"] = [f"{y} ({months[y]} months)" if months[y] < 12 else str(y) for y in yearly["year"]]
         counts = [c for c in yearly.columns if c != "year"]
-        ev.add_table(sec, "Activity by calendar year", yearly, counts=counts)
+        ev.add_table(sec, "Activity by calendar year", yearly, counts=counts,
+                     row="One row per calendar year (a part year says how many months it covers); counts of events.")
 
 
 #: the authority's monthly series step 5 plots: (panel column, words)
@@ -209,9 +219,10 @@ def _monthly_figure(ap: pd.DataFrame, ev: Evaluation, series: list[tuple[str, st
     adoption = ev._adoption_period()
     if adoption is not None:
         ax.axvline(adoption, color="grey", linestyle="--", linewidth=1, label="new model starts")
-    ax.set_ylabel("per month")
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title(ev.authority_name)
+    ax.set_ylabel("number per month")
+    # the legend sits below the axes, never over the data
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(" and ".join(lab for _, lab in series).capitalize(), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -220,19 +231,25 @@ def _monthly_figure(ap: pd.DataFrame, ev: Evaluation, series: list[tuple[str, st
 def step6(ev: Evaluation, sec: Section) -> None:
     """Design choice and evidence its assumptions hold."""
     from ehimpact.report.evaluation import WHY_DESIGN
+    from ehimpact.report.labels import design_label
 
     d = ev.config.design
-    sec.say(f"**Design: {d.name}.** " + WHY_DESIGN.get(d.name, "A design registered by a plug-in package."))
+    sec.say(f"**Design: {design_label(d.name)}.** " + WHY_DESIGN.get(d.name, "A design registered by a plug-in package."))
     primary = ev.primary
     if isinstance(primary, NotAvailable):
         _note(sec, primary)
         return
+    note = ev.notes.get("primary")
+    if note:
+        sec.say(note)
     bal = getattr(primary, "balance", None)
     if isinstance(bal, pd.DataFrame) and len(bal):
         worst = float(bal["smd_after"].abs().max())
-        sec.say(f"Balance after adjustment: the largest standardised mean difference is {worst:.3f} "
+        sec.say(f"Balance after adjustment: the largest standardised mean difference is {worst:.2f} "
                 f"({'all below' if worst < 0.1 else 'not all below'} the 0.1 rule of thumb).")
-        ev.add_table(sec, "Covariate balance before and after adjustment", bal.round(3), counts=[])
+        ev.add_table(sec, "Covariate balance before and after adjustment", _protected_balance(ev, primary, bal),
+                     counts=[], row="One row per characteristic (or category of one): group means or shares, and "
+                                    "standardised mean differences before and after adjustment.")
         for meth in ("love_plot", "plot_balance"):
             if hasattr(primary, meth):
                 ax = getattr(primary, meth)()
@@ -241,20 +258,16 @@ def step6(ev: Evaluation, sec: Section) -> None:
         if hasattr(primary, "overlap_plot"):
             sec.figures.append(("Propensity-score overlap", primary.overlap_plot().figure))
     diag = primary.diagnostics
-    for key in ("pretrend", "pre_trend", "pretrend_test"):
-        if key in diag and diag[key] is not None:
-            pt = diag[key]
-            p = pt.get("pvalue") if isinstance(pt, dict) else None
-            if p is not None:
-                sec.say(f"Joint test that adopters and comparison authorities were not already diverging before "
-                        f"adoption: p = {p:.3f} ({'no evidence of' if p > 0.05 else 'evidence of'} pre-trends).")
+    pre = pretrend_sentence(primary)
+    if pre:
+        sec.say(pre)
     if d.name in ("staggered_did", "twfe", "event_study", "did_2x2"):
         es = ev.run_design(type(d)(name="event_study"), outcome=primary.outcome, key="event_study_check")
         if isinstance(es, Estimate):
             sec.figures.append(("Event study: effect by months since adoption", es.plot().figure))
-            pt = es.diagnostics.get("pretrend") or es.diagnostics.get("pretrend_test")
-            if isinstance(pt, dict) and pt.get("pvalue") is not None:
-                sec.say(f"Pre-trend test (event study leads jointly zero): p = {pt['pvalue']:.3f}.")
+            pre = pretrend_sentence(es, "event study leads jointly zero")
+            if pre:
+                sec.say(pre)
         else:
             _note(sec, es)
     if d.name == "its" and hasattr(primary, "plot_acf"):
@@ -264,9 +277,8 @@ def step6(ev: Evaluation, sec: Section) -> None:
         except Exception as exc:  # noqa: BLE001 - a diagnostic plot is optional, but say it is missing
             _figure_missing(sec, "The residual autocorrelation plot", exc)
     if d.name == "its":
-        for key in ("durbin_watson", "ljung_box_pvalue", "overdispersion"):
-            if key in diag:
-                sec.say(f"{key.replace('_', ' ')}: {diag[key]:.3f}" if isinstance(diag[key], float) else "")
+        for text in its_diagnostics_sentences(diag):
+            sec.say(text)
 
 
 def step7(ev: Evaluation, sec: Section) -> None:
@@ -276,12 +288,16 @@ def step7(ev: Evaluation, sec: Section) -> None:
         _note(sec, primary)
         return
     sec.estimates["primary"] = primary
-    sec.say("**Headline.** " + primary.summary().replace("\n", "  \n"))
+    sec.say("**Headline.** " + estimate_prose(ev, primary, "primary"))
     if ev.synthetic and ev.inputs.truth:
         truth = _true_value(ev, primary)
         if truth is not None:
-            sec.say(f"*(Synthetic check: the effect planted in these data is {truth:+.4f} on the same scale.)*")
-    sec.figures.append(("Headline estimate", _plot_fig(primary)))
+            from ehimpact.report.tables import estimate_text
+
+            shown = estimate_text(type(primary)(**{**_fields(primary), "estimate": truth}))[0] \
+                if primary.scale == "proportion" else f"{truth:+.4g}"
+            sec.say(f"*(Synthetic check: the effect planted in these data is {shown} on the same scale.)*")
+    sec.figures.append(("Headline estimate with its 95% confidence interval", _plot_fig(primary)))
     # secondary outcomes with the same design
     if ev.config.design.name in ("match", "weight"):
         for o in ev.config.outcomes:
@@ -290,7 +306,7 @@ def step7(ev: Evaluation, sec: Section) -> None:
             est = ev.run_design(ev.config.design, outcome=o.column)
             if isinstance(est, Estimate):
                 sec.estimates[o.column] = est
-                sec.say(est.headline())
+                sec.say(_headline(ev, est, f"{ev.config.design.name}:{o.column}"))
             else:
                 _note(sec, est)
     if _its_counts_too_small(ev, primary):
@@ -320,12 +336,17 @@ def _figure_missing(sec: Section, what: str, exc: Exception) -> None:
 
 
 def _plot_fig(est: Estimate):
-    import matplotlib.pyplot as plt
+    """The headline as a one-row forest plot, in the unit the text uses (percentage points for proportions)."""
+    from ehimpact.report.figures import forest_figure
+    from ehimpact.report.labels import label
 
-    fig, ax = plt.subplots(figsize=(7, 1.9))
-    Estimate.plot(est, ax=ax)
-    fig.tight_layout()
-    return fig
+    return forest_figure([est], [label(est.outcome) if est.outcome else est.estimand], figsize=(7, 1.9))
+
+
+def _fields(est: Estimate) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(est, f.name) for f in dataclasses.fields(Estimate)}
 
 
 def _true_value(ev: Evaluation, est: Estimate) -> float | None:
@@ -350,43 +371,54 @@ def _true_value(ev: Evaluation, est: Estimate) -> float | None:
 
 def step8(ev: Evaluation, sec: Section) -> None:
     """Robustness: alternative designs and sensitivity analysis."""
+    from ehimpact.report.labels import design_label
+    from ehimpact.report.tables import compare_designs
+
     primary = ev.primary
     results: list[tuple[str, Estimate]] = []
     if isinstance(primary, Estimate):
-        results.append((f"{ev.config.design.name} (headline)", primary))
+        results.append((f"{design_label(ev.config.design.name)} (headline)", primary))
     for d in ev.config.robustness:
         est = ev.run_design(d)
+        name = design_label(d.name) + (f" ({d.options['method']})" if "method" in d.options else "")
         if isinstance(est, Estimate):
-            results.append((d.name + (f" ({d.options['method']})" if "method" in d.options else ""), est))
-            sec.say(f"**{d.name}:** " + est.headline())
-            note = ev.notes.get(f"{d.name}:{est.outcome}")
-            if note:
-                sec.say(f"*{note}*")
+            key = f"{d.name}:{est.outcome}"
+            results.append((name, est))
+            sec.say(f"**{name[:1].upper() + name[1:]}:** " + _headline(ev, est, key))
+            extra = [est.averted_words()] if hasattr(est, "averted_words") else []
+            pre = pretrend_sentence(est)
+            if pre:
+                extra.append(pre)
+            if d.name == "its":
+                extra += its_diagnostics_sentences(est.diagnostics)
+            extra = [x for x in extra if x]
+            if extra:
+                sec.say(" ".join(extra))
+            policy = ev.policy(key)
+            if policy is not None and policy.warning is None:
+                sec.say(f"*{policy.statement}*")
         else:
             _note(sec, est)
     if len(results) > 1:
-        try:
-            from ehimpact.report.tables import compare
-
-            tab = compare(*[r[1] for r in results], names=[r[0] for r in results])
-        except ImportError:
-            tab = pd.concat([r[1].table().assign(design=r[0]) for r in results], ignore_index=True)
-        ev.add_table(sec, "The headline beside alternative designs", tab)
+        tab = compare_designs([r[1] for r in results], [r[0] for r in results], count=ev.count)
+        ev.add_table(sec, "The headline beside alternative designs", tab, counts=[], human=False,
+                     row="One row per design, each estimate in its own unit and each sample in its own units "
+                         "(children, authorities or months).")
     if isinstance(primary, Estimate) and hasattr(primary, "sensitivity"):
         try:
             sens = primary.sensitivity()
             table = sens.table() if hasattr(sens, "table") else sens
             if isinstance(table, pd.DataFrame):
-                ev.add_table(sec, "Sensitivity to unmeasured confounding (Rosenbaum bounds)", table)
+                ev.add_table(sec, "Sensitivity to unmeasured confounding (Rosenbaum bounds)", table, counts=[],
+                             row="One row per assumed strength of hidden bias (gamma: how much more likely one of "
+                                 "a matched pair could be to receive early help for unrecorded reasons).")
             if hasattr(sens, "summary"):
                 sec.say(sens.summary())
         except InputError as exc:
             sec.say(NotAvailable("Sensitivity analysis", str(exc)).text())
-    evalue = primary.diagnostics.get("e_value") if isinstance(primary, Estimate) else None
-    if evalue:
-        sec.say(f"E-value: {evalue}")
-    for w in (primary.warnings if isinstance(primary, Estimate) else []):
-        sec.say(f"**Caution:** {w}")
+    ev_text = evalue_sentence(primary) if isinstance(primary, Estimate) else None
+    if ev_text:
+        sec.say(ev_text)
 
 
 # ---------------------------------------------------------------------------- 9-10
@@ -414,24 +446,98 @@ def step9(ev: Evaluation, sec: Section) -> None:
         for link in cfg.links:  # the headline design on every costed outcome
             if ev.config.design.name in ("match", "weight"):
                 ev.run_design(ev.config.design, outcome=link.outcome)
-        results = costs.evaluate(cfg, sec_estimates(ev), ev.panel, authority=ev.authority)
+        ests = sec_estimates(ev)
+        results = costs.evaluate(cfg, ests, ev.panel, authority=ev.authority)
     except InputError as exc:
         sec.say(NotAvailable("Costs", str(exc)).text())
         return
-    sec.say(f"Costs are for the {cfg.cohort:,.0f} children supported, in {cfg.price_base_year} prices, "
-            f"discounted with the HM Treasury Green Book schedule ({cfg.discount_schedule}).")
+    sec.say(f"Costs are for the {ev.count(int(cfg.cohort), 'child supported', 'children supported')}, in "
+            f"{cfg.price_base_year} prices, discounted with the HM Treasury Green Book schedule "
+            f"({str(cfg.discount_schedule).replace('_', ' ')}).")
+    from ehimpact.report.labels import humanise_words
+
     for name, res in results.items():
-        sec.say(f"**{name.replace('_', ' ').capitalize()}.** " + res.summary().replace("\n", "  \n"))
+        title = COST_TITLES.get(name, name.replace("_", " ").capitalize())
+        text, boxed = split_assumptions(res.summary())
+        sec.say(f"**{title}.** " + "  \n".join(text))
+        for item in boxed:
+            sec.boxed(humanise_words(item), "Assumptions and unconfirmed inputs")
         tab = res.table()
         if isinstance(tab, pd.DataFrame):
-            ev.add_table(sec, name.replace("_", " ").capitalize(), tab.round(2))
+            if "agency_label" in tab.columns and "agency" in tab.columns:
+                tab = tab.drop(columns="agency")
+            pp = {}
+            if "effect" in tab.columns and "outcome" in tab.columns and all(
+                    getattr(ests.get(o), "scale", None) == "proportion" for o in tab["outcome"]):
+                pp = {"effect": "Effect (percentage points)"}
+                tab = tab.assign(effect=100 * pd.to_numeric(tab["effect"], errors="coerce"))
+            ev.add_table(sec, title, tab, counts=[] if name == "scorecard" else None,
+                         row=COST_ROWS.get(name, "One row per item."), labels=pp or None)
         try:
             ax = res.plot()
             fig = ax.figure if hasattr(ax, "figure") else ax
-            sec.figures.append((name.replace("_", " ").capitalize(), fig))
+            _legend_outside(fig)
+            sec.figures.append((title, fig))
         except Exception as exc:  # noqa: BLE001 - a missing plot does not stop the report
             _figure_missing(sec, f"The {name.replace('_', ' ')} plot", exc)
         ev.cost_results[name] = res
+    if sec.box:
+        sec.say("*Every assumption and unconfirmed input behind these figures is listed once, in the box below.*")
+
+
+#: section titles and "what a row is" of the costs module's results
+COST_TITLES = {"value_for_money": "Value for money", "late_intervention": "Cost of late intervention",
+               "scorecard": "Scorecard against the region"}
+COST_ROWS = {"value_for_money": "One row per costed outcome: the effect, events avoided and their value.",
+             "late_intervention": "One row per statutory service counted: how many, and what it costs a year.",
+             "scorecard": "One row per indicator: this authority beside the rest of the region."}
+
+_ASSUMPTION_MARKS = ("warning:", "assumptions:", "assumption:")
+
+
+def split_assumptions(summary: str) -> tuple[list[str], list[str]]:
+    """Split a costs summary into the sentences to print and the items for the assumptions box.
+
+    Lines starting ``Warning:`` or ``Assumptions:`` (placeholder, UNCONFIRMED or assumed
+    inputs) go to the box, once each; the synthetic-data line is dropped (the report carries
+    the banner and watermark).
+
+    Returns
+    -------
+    (text, boxed) : tuple of lists of str
+    """
+    text: list[str] = []
+    boxed: list[str] = []
+    for line in summary.splitlines():
+        t = line.strip()
+        low = t.lower()
+        if not t or low.startswith("synthetic data:"):
+            continue
+        mark = next((m for m in _ASSUMPTION_MARKS if low.startswith(m)), None)
+        if mark:
+            item = t[len(mark):].strip()
+            if item and item not in boxed:
+                boxed.append(item[:1].upper() + item[1:])
+        else:
+            text.append(t)
+    return text, boxed
+
+
+def _legend_outside(fig: Any) -> None:
+    """Move every legend of a figure below its axes, so no legend covers data."""
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        handles, labels = ax.get_legend_handles_labels()
+        if not handles:
+            continue
+        leg.remove()
+        ax.legend(handles, labels, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    try:
+        fig.tight_layout()
+    except Exception:  # noqa: BLE001 - layout is cosmetic
+        pass
 
 
 def sec_estimates(ev: Evaluation) -> dict[str, Estimate]:
@@ -454,16 +560,20 @@ EVIDENCE_NOTE = ("EIF evidence levels are a guide only here (flagged *indicative
 
 def pitfalls_checklist(ev: Evaluation) -> pd.DataFrame:
     """EIF's six common pitfalls, answered from this run."""
+    from ehimpact.report.labels import design_label
+
     p = ev.primary
     rows: list[dict[str, str]] = []
-    design = ev.config.design.name
+    design = design_label(ev.config.design.name)
     if isinstance(p, Estimate):
         bal = getattr(p, "balance", None)
         if isinstance(bal, pd.DataFrame) and len(bal):
             worst = float(bal["smd_after"].abs().max())
             comp = f"yes, {design}; all |SMD| < 0.1" if worst < 0.1 else f"yes, {design}; largest |SMD| {worst:.2f}"
         else:
-            comp = f"yes, {design} ({p.n_control:,} comparison units)"
+            from ehimpact.report.tables import sample_text
+
+            comp = f"yes, {design} ({sample_text(p, ev.count)})"
         rows.append({"pitfall": "1. No robust comparison group", "this evaluation": comp})
     else:
         rows.append({"pitfall": "1. No robust comparison group", "this evaluation": "not assessed: " + p.reason})
@@ -476,21 +586,19 @@ def pitfalls_checklist(ev: Evaluation) -> pd.DataFrame:
                      "this evaluation": f"{100 * share:.0f}% of episodes closed within 4 weeks (proxy for disengagement)"})
     else:
         rows.append({"pitfall": "2. High drop-out", "this evaluation": "not measured in these data"})
-    excluded = []
-    if isinstance(p, Estimate):
-        for key in ("n_unmatched", "n_dropped_caliper", "n_trimmed", "dropped"):
-            if key in p.diagnostics and p.diagnostics[key]:
-                excluded.append(f"{key.replace('_', ' ')}: {p.diagnostics[key]}")
+    excluded = exclusions(ev)
     rows.append({"pitfall": "3. Excluding participants from the analysis",
-                 "this evaluation": "; ".join(map(str, excluded)) or "no supported children excluded by the design"})
+                 "this evaluation": "; ".join(excluded) if excluded else
+                 "no supported children excluded, before or by the design"})
     rows.append({"pitfall": "4. Inappropriate measures",
                  "this evaluation": "statutory measures with published definitions (data dictionary)"})
     if isinstance(p, Estimate) and np.isfinite(p.se):
+        from ehimpact.report.tables import sample_text
+
         mde = 2.8 * p.se
-        unit = " percentage points" if p.scale == "proportion" else ""
-        mde_txt = f"{100 * mde:.1f}{unit}" if p.scale == "proportion" else f"{mde:.3g}"
+        mde_txt = f"{100 * mde:.1f} percentage points" if p.scale == "proportion" else f"{mde:.3g}"
         rows.append({"pitfall": "5. Small sample",
-                     "this evaluation": f"{p.n_treated:,} treated, {p.n_control:,} comparison; smallest effect "
+                     "this evaluation": f"{sample_text(p, ev.count)}; smallest effect "
                                         f"detectable with 80% power about {mde_txt}"})
     else:
         rows.append({"pitfall": "5. Small sample", "this evaluation": "not assessed"})
@@ -500,27 +608,318 @@ def pitfalls_checklist(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _int(x: Any) -> int:
+    try:
+        return int(x) if x is not None and not isinstance(x, bool) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _open_episodes(ev: Evaluation) -> int:
+    """Open episodes excluded before estimation, as the outcome derivation recorded them (read defensively)."""
+    val = ev.inputs.validation or {}
+    found = 0
+    for holder in (val, val.get("statutory") or {}, val.get("outcomes") or {}):
+        if not isinstance(holder, dict):
+            continue
+        v = holder.get("open_episodes")
+        if isinstance(v, dict):  # e.g. {"excluded": n} or {"supported": n, ...} or by authority
+            if ev.authority in v:
+                v = v[ev.authority]
+            if isinstance(v, dict):
+                v = v.get("excluded", v.get("supported", sum(_int(x) for x in v.values()
+                                                             if not isinstance(x, dict))))
+        found = max(found, _int(v))
+    return found
+
+
+def exclusions(ev: Evaluation) -> list[str]:
+    """Children left out of the headline analysis, in words (disclosure-controlled counts).
+
+    Reads what the estimators write: matching's ``dropped_by_caliper`` and ``trimmed``
+    (``{"treated": n, "control": n}``), weighting's ``trimmed``, and the open episodes the
+    outcome derivation excluded before estimation (``Inputs.validation["open_episodes"]``).
+
+    Returns
+    -------
+    list of str
+        Empty when nobody was excluded.
+    """
+    out: list[str] = []
+    opened = _open_episodes(ev)
+    if opened:
+        out.append(f"{ev.count(opened, 'supported child', 'supported children')} whose early help episode was "
+                   "still open at the data extract, excluded before estimation (no follow-up yet)")
+    try:
+        p = ev.primary
+    except InputError:
+        return out
+    if not isinstance(p, Estimate):
+        return out
+    diag = p.diagnostics
+    total = diag.get("n_treated_input")
+    cal = diag.get("dropped_by_caliper")
+    if isinstance(cal, dict) and _int(cal.get("treated")):
+        n = _int(cal["treated"])
+        of = f"of the {ev.count(int(total), 'supported child', 'supported children')}, " if total else ""
+        out.append(f"{of}{ev.count(n, 'supported child', 'supported children')} found no comparison child within "
+                   "the caliper and are not in the estimate")
+    if isinstance(cal, dict) and _int(cal.get("control")):
+        out.append(f"{ev.count(_int(cal['control']), 'comparison child', 'comparison children')} found no match "
+                   "within the caliper")
+    trim = diag.get("trimmed")
+    if isinstance(trim, dict):
+        if _int(trim.get("treated")):
+            out.append(f"{ev.count(_int(trim['treated']), 'supported child', 'supported children')} outside the "
+                       "common support of the propensity score, trimmed")
+        if _int(trim.get("control")):
+            out.append(f"{ev.count(_int(trim['control']), 'comparison child', 'comparison children')} outside "
+                       "the common support, trimmed")
+    for key in ("n_unmatched", "dropped"):  # plug-in estimators
+        if _int(diag.get(key)):
+            out.append(f"{ev.count(_int(diag[key]), 'child', 'children')} {key.replace('n_', '').replace('_', ' ')}")
+    return out
+
+
+def pretrend_sentence(est: Estimate, what: str | None = None) -> str | None:
+    """The pre-trend test in words, from ``pretest`` (staggered DiD) or ``pretrend_test`` (event study)."""
+    diag = est.diagnostics
+    for key in ("pretest", "pretrend_test", "pretrend", "pre_trend"):
+        pt = diag.get(key)
+        if isinstance(pt, dict) and pt.get("pvalue") is not None:
+            from ehimpact.report.labels import fmt_p
+
+            p = float(pt["pvalue"])
+            if not np.isfinite(p):
+                continue
+            df = f" on {int(pt['df'])} degrees of freedom" if pt.get("df") else ""
+            return (f"Pre-trend test ({what or 'every effect before adoption jointly zero'}{df}): "
+                    f"p = {fmt_p(p)}: {'no evidence' if p > 0.05 else 'evidence'} that adopters and comparison "
+                    "authorities were already diverging before adoption.")
+    return None
+
+
+def its_diagnostics_sentences(diag: dict[str, Any]) -> list[str]:
+    """The interrupted time series' diagnostics in words: autocorrelation and overdispersion."""
+    from ehimpact.report.labels import fmt_p
+
+    out = []
+    dw = diag.get("durbin_watson")
+    if isinstance(dw, int | float) and np.isfinite(dw):
+        out.append(f"Durbin-Watson statistic {dw:.2f} (2 means no first-order autocorrelation of the residuals).")
+    lb = diag.get("ljung_box_pvalue")
+    if isinstance(lb, int | float) and np.isfinite(lb):
+        out.append(f"Ljung-Box test of remaining autocorrelation: p = {fmt_p(lb)}"
+                   f"{' (some remains)' if lb < 0.05 else ''}.")
+    disp = diag.get("pearson_dispersion")
+    if isinstance(disp, int | float) and np.isfinite(disp):
+        verdict = ("the counts vary more than a Poisson model assumes, so its intervals are too narrow"
+                   if disp > 1.5 else "no sign of overdispersion")
+        out.append(f"Overdispersion: Pearson chi-square / df = {disp:.2f} ({verdict}).")
+    return out
+
+
+def evalue_sentence(est: Estimate) -> str | None:
+    """The E-value (VanderWeele and Ding 2017) in words, from the result's ``evalue()``."""
+    if not hasattr(est, "evalue"):
+        return None
+    try:
+        e = est.evalue()
+    except Exception:  # noqa: BLE001 - a result rebuilt without its data has no E-value
+        return None
+    point = e.get("evalue_estimate", e.get("point")) if isinstance(e, dict) else e
+    ci = e.get("evalue_ci", e.get("ci")) if isinstance(e, dict) else None
+    if point is None or not np.isfinite(float(point)):
+        return None
+    text = (f"E-value {float(point):.2f}: an unmeasured confounder would need to be associated with both "
+            f"receiving early help and the outcome by a risk ratio of {float(point):.2f} each to explain the "
+            "estimate away")
+    if ci is not None and np.isfinite(float(ci)):
+        text += (f"; for the end of the interval nearest no effect, {float(ci):.2f}"
+                 + (" (the interval already includes no effect)" if float(ci) <= 1 else ""))
+    return text + " (VanderWeele and Ding 2017; 1 would mean no confounding is needed)."
+
+
+def _protected_balance(ev: Evaluation, est: Estimate, bal: pd.DataFrame) -> pd.DataFrame:
+    """The balance table with shares of small subgroups suppressed (proportion x group size = count)."""
+    from ehimpact.report.disclosure import protect_balance
+
+    d = ev.config.disclosure
+    diag = est.diagnostics
+    sizes = {"treated": _int(diag.get("n_treated_input", est.n_treated)),
+             "control": _int(diag.get("n_control_input", est.n_control))}
+    if "treated_matched" in diag:  # after matching: the matched (weighted) samples
+        sizes.update({"treated_before": sizes["treated"], "control_before": sizes["control"],
+                      "treated_after": _int(diag.get("treated_matched")),
+                      "control_after": _int(diag.get("controls_matched"))})
+    props = [c for c in bal.columns if str(c).startswith("mean_")]
+    return protect_balance(bal.round(3), group_sizes=sizes, proportion_columns=props, threshold=d.threshold,
+                           symbol=d.symbol)
+
+
+def _headline(ev: Evaluation, est: Estimate, key: str) -> str:
+    """An estimate's one sentence, with the few-cluster warning inside it when the policy gives one."""
+    text = est.headline()
+    policy = ev.policy(key)
+    if policy is not None and policy.warning:
+        text = text.rstrip(".") + f"; this design {policy.warning}."
+    return text
+
+
+def estimate_prose(ev: Evaluation, est: Estimate, key: str) -> str:
+    """The headline paragraph: sentence, what chance can explain, method, sample and warnings.
+
+    Counts of people go through the disclosure rule (:meth:`Evaluation.count`); the p-value
+    reads ``< 0.001`` below 0.001.
+    """
+    from ehimpact.report.labels import fmt_p
+    from ehimpact.report.tables import sample_text
+
+    lines = [_headline(ev, est, key)]
+    lines.append("The interval excludes no effect, so chance alone is an unlikely explanation." if est.significant
+                 else "The interval includes no effect, so the data are consistent with no difference.")
+    if hasattr(est, "averted_words"):
+        words = est.averted_words()
+        if words:
+            lines.append(words)
+    lines.append(f"Estimand: {est.estimand}; method: {est.method}; {sample_text(est, ev.count)}; "
+                 f"p = {fmt_p(est.pvalue)}.")
+    policy = ev.policy(key)
+    if policy is not None and policy.warning is None:
+        lines.append(policy.statement)
+    from ehimpact.report.labels import humanise_words
+
+    lines.extend(f"Caution: {humanise_words(w)}" for w in est.warnings)
+    return "  \n".join(lines)
+
+
+def evidence_level(ev: Evaluation) -> tuple[str, str]:
+    """The EIF evidence level (indicative) the design can support, and why.
+
+    Returns
+    -------
+    (level, reason) : tuple of str
+    """
+    design = ev.config.design.name
+    p = ev.primary
+    if design in ("match", "weight", "did_2x2", "twfe", "event_study", "staggered_did"):
+        bal = getattr(p, "balance", None) if isinstance(p, Estimate) else None
+        balanced = not (isinstance(bal, pd.DataFrame) and len(bal) and float(bal["smd_after"].abs().max()) >= 0.1)
+        if balanced:
+            return ("3 (indicative)", "a quasi-experimental comparison that can support a causal reading if its "
+                                      "assumptions hold; level 3 also needs the result to be replicated")
+        return ("2 (indicative)", "a comparison-group design whose groups are not yet well balanced, so causality "
+                                  "cannot be assumed")
+    return ("2 (indicative)", "a single-series design without a comparison group, so causality cannot be assumed")
+
+
+def biggest_threat(ev: Evaluation) -> str:
+    """The main threat to a causal reading of the headline, in one phrase."""
+    p = ev.primary
+    design = ev.config.design.name
+    if isinstance(p, Estimate):
+        bal = getattr(p, "balance", None)
+        if isinstance(bal, pd.DataFrame) and len(bal):
+            worst = float(bal["smd_after"].abs().max())
+            if worst >= 0.1:
+                bad = bal.loc[bal["smd_after"].abs() >= 0.1, "covariate"].astype(str).tolist()[:3] \
+                    if "covariate" in bal.columns else []
+                from ehimpact.report.labels import label
+
+                which = f" ({', '.join(label(b) for b in bad)})" if bad else ""
+                return (f"the supported and comparison children still differ on some recorded characteristics"
+                        f"{which}, and may differ on unrecorded ones")
+        policy = ev.policy("primary")
+        if policy is not None and policy.few:
+            return f"the comparison rests on only {policy.n_clusters} authorities"
+    if design in ("match", "weight"):
+        return "unrecorded differences between supported and comparison families (the design cannot rule them out)"
+    if design == "its":
+        return "anything else that changed at the same time as the service (a single series has no comparison)"
+    return "adopting and comparison authorities may not have moved in parallel without the new model"
+
+
+def next_steps(ev: Evaluation) -> list[str]:
+    """What to do next, from what this run found."""
+    out: list[str] = []
+    p = ev.primary
+    if isinstance(p, Estimate):
+        bal = getattr(p, "balance", None)
+        if isinstance(bal, pd.DataFrame) and len(bal) and float(bal["smd_after"].abs().max()) >= 0.1:
+            out.append("Improve the comparison: match exactly on the characteristics still out of balance, or "
+                       "narrow the caliper, and check the result holds.")
+        if not p.significant:
+            out.append("Collect a larger cohort or a longer follow-up before drawing a conclusion: the interval "
+                       "includes no effect.")
+    if any(s for s in ev.section(9).box):
+        out.append("Replace the placeholder and unconfirmed costs (listed in step 9) with local figures.")
+    out.append("Replicate with the next cohort and a longer follow-up (24 months or more).")
+    out.append("Pool with other authorities in the regional summary to judge consistency.")
+    return out
+
+
+def summary(ev: Evaluation, sec: Section) -> None:
+    """The one-page summary before step 1: question, answer, how sure, what it saves, what next."""
+    iv = ev.config.intervention
+    sec.say(f"**The question.** Did {iv.name} change outcomes for the children and families it supported in "
+            f"{ev.authority_name}, compared with what would have happened without it?")
+    if ev.synthetic:
+        sec.say("**These are synthetic data**, generated to demonstrate the method; they describe no real children.")
+    try:
+        p = ev.primary
+    except InputError as exc:
+        sec.say(f"**The answer.** Not available: {exc}")
+        return
+    if isinstance(p, Estimate):
+        sec.say(f"**The answer.** {_headline(ev, p, 'primary')}")
+        level, why = evidence_level(ev)
+        sec.say(f"**How sure we are.** {'The interval excludes no effect' if p.significant else 'The interval includes no effect'}. "
+                f"The design can support EIF evidence level {level}: {why}. The biggest threat: {biggest_threat(ev)}.")
+    else:
+        sec.say(f"**The answer.** {p.text()}")
+    ev.section(9)
+    vfm = ev.cost_results.get("value_for_money")
+    h = getattr(vfm, "headline", None) or {}
+    if h.get("npv") is not None:
+        from ehimpact.report.labels import fmt_money
+
+        npv = float(h["npv"])
+        lo, hi = h.get("npv_lo"), h.get("npv_hi")
+        interval = (f" (90% interval {fmt_money(lo)} to {fmt_money(hi)})" if lo is not None and hi is not None
+                    else "")
+        avoided, delivery = h.get("pv_avoided_costs"), h.get("pv_delivery_costs")
+        parts = (f"{fmt_money(avoided)} of later costs avoided against {fmt_money(delivery)} spent"
+                 if avoided is not None and delivery is not None else "")
+        if npv >= 0:
+            sec.say(f"**What it saves.** A net saving of {fmt_money(npv)}{interval}: {parts}." if parts else
+                    f"**What it saves.** A net saving of {fmt_money(npv)}{interval}.")
+        else:
+            sec.say(f"**What it saves.** It costs {fmt_money(-npv)} more than it saves{interval}"
+                    + (f": {parts}." if parts else "."))
+    else:
+        sec.say("**What it saves.** Not costed in this run (see step 9).")
+    if ev.section(9).box:
+        sec.say(f"**Assumptions.** The costs rest on {len(ev.section(9).box)} placeholder, unconfirmed or "
+                "assumed inputs, listed in the assumptions box in step 9.")
+    sec.say("**What to do next.**\n" + _bullets(next_steps(ev)[:3]))
+
+
 def step10(ev: Evaluation, sec: Section) -> None:
     """Conclusions, strength of evidence, pitfalls, limitations, next steps."""
     p = ev.primary
     if isinstance(p, Estimate):
-        sec.say("**What we found.** " + p.headline())
-        design = ev.config.design.name
-        strength = ("a quasi-experimental comparison, which can support a causal reading if its assumptions hold "
-                    "(indicative of EIF level 3 if replicated and well balanced)"
-                    if design in ("match", "weight", "did_2x2", "twfe", "event_study", "staggered_did")
-                    else "a single-series design, weaker than a comparison-group design (indicative of EIF level 2)")
-        sec.say(f"**Strength of evidence.** This is {strength}. {EVIDENCE_NOTE}")
+        sec.say("**What we found.** " + _headline(ev, p, "primary"))
+        level, why = evidence_level(ev)
+        sec.say(f"**Strength of evidence.** The design can support EIF evidence level {level}: {why}. "
+                f"{EVIDENCE_NOTE}")
+        sec.say(f"**Biggest threat.** {biggest_threat(ev)[:1].upper() + biggest_threat(ev)[1:]}.")
     else:
         _note(sec, p)
     ev.add_table(sec, "EIF's six common pitfalls, checked against this evaluation", pitfalls_checklist(ev),
-                 counts=[])
+                 counts=[], row="One row per pitfall in EIF's guide (2018).")
     limits = ["Administrative data record contact with services, not children's wellbeing directly.",
               "Unrecorded differences between supported and comparison families could bias the comparison."]
     if ev.synthetic:
         limits.insert(0, "These results come from synthetic data and describe no real children.")
     sec.say("**Limitations:**\n" + _bullets(limits))
-    sec.say("**Next steps:**\n" + _bullets([
-        "Replicate with the next cohort and a longer follow-up (24 months or more).",
-        "Pool with other authorities in the regional summary to judge consistency.",
-    ]))
+    sec.say("**Next steps:**\n" + _bullets(next_steps(ev)))

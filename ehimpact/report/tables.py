@@ -9,7 +9,7 @@ alternatives.  :func:`format_table` turns any table into strings a councillor ca
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 from ehimpact.errors import InputError
 from ehimpact.estimators.result import Estimate
 
-__all__ = ["compare", "format_table", "COMPARE_ROWS"]
+__all__ = ["compare", "format_table", "COMPARE_ROWS", "compare_designs", "estimate_unit", "estimate_text", "sample_text"]
 
 #: the statistics :func:`compare` reports, in order
 COMPARE_ROWS: tuple[str, ...] = (
@@ -176,3 +176,120 @@ def format_table(table: pd.DataFrame, *, digits: int = 3, pvalue_floor: float = 
         frame.index.name = "statistic"
         return frame
     return table.apply(lambda col: col.map(lambda v: _fmt_number(v, digits))).astype(object)
+
+
+def estimate_unit(est: Estimate) -> str:
+    """The named unit an estimate is stated in: ``percentage points``, ``rate ratio``, ``per 10,000 children``."""
+    if est.scale == "proportion":
+        return "percentage points"
+    if est.scale == "ratio":
+        return "rate ratio (1 = no change)"
+    if est.scale == "money":
+        return "£"
+    if est.unit:
+        return str(est.unit)
+    if est.outcome and str(est.outcome).endswith("_rate"):
+        return "per 10,000 children"
+    return "events" if est.scale == "count" else ""
+
+
+def _num(x: float, scale: str) -> str:
+    if not math.isfinite(x):
+        return "unbounded"
+    if scale == "proportion":
+        return f"{100 * x:+.1f}"
+    if scale == "ratio":
+        return f"{x:.3f}"
+    if scale == "count":
+        return f"{x:+,.0f}"
+    return f"{x:+,.2f}" if abs(x) < 100 else f"{x:+,.0f}"
+
+
+def estimate_text(est: Estimate) -> tuple[str, str]:
+    """The estimate and its interval as text in the estimate's own unit.
+
+    Returns
+    -------
+    (estimate, interval) : tuple of str
+        e.g. ``("-6.4 pp", "-11.9 to -0.8 pp")`` for a proportion, ``("0.935", "0.900 to 0.972")``
+        for a rate ratio.
+    """
+    suffix = " pp" if est.scale == "proportion" else ""
+    lo, hi = est.ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        ci = "unbounded" if not (math.isnan(lo) or math.isnan(hi)) else "not available"
+    else:
+        ci = f"{_num(lo, est.scale)} to {_num(hi, est.scale)}{suffix}"
+    return f"{_num(est.estimate, est.scale)}{suffix}", ci
+
+
+def sample_text(est: Estimate, count: Callable[..., str] | None = None) -> str:
+    """What an estimate rests on, in its own units: children, authorities or months.
+
+    Parameters
+    ----------
+    est : Estimate
+    count : callable, optional
+        ``count(n, noun)`` for counts of people (disclosure control:
+        :func:`ehimpact.report.disclosure.count_text`); plain numbers otherwise.
+    """
+    units = est.units or "children"
+    if units == "months":
+        return f"{est.n_treated:,} months after the change, {est.n_control:,} before"
+    if units == "authorities":
+        return f"{est.n_treated:,} adopting and {est.n_control:,} comparison authorities"
+    if count is None:
+        return f"{est.n_treated:,} treated and {est.n_control:,} comparison {units}"
+    diag = est.diagnostics or {}
+    totals = {"treated": diag.get("n_treated_input"), "control": diag.get("n_control_input")}
+
+    def part(n: int, noun: str, total: Any) -> str:
+        try:
+            return count(n, noun, total=total) if total is not None else count(n, noun)
+        except TypeError:  # a plain count(n, noun) callable
+            return count(n, noun)
+
+    return (f"{part(est.n_treated, 'treated ' + units, totals['treated'])} and "
+            f"{part(est.n_control, 'comparison ' + units, totals['control'])}")
+
+
+def compare_designs(estimates: Sequence[Estimate], names: Sequence[str], *,
+                    count: Callable[..., str] | None = None) -> pd.DataFrame:
+    """The headline beside alternative designs, each in its own named unit and its own n.
+
+    Unlike :func:`compare`, which puts raw numbers in one column per model, this is the
+    table a report shows: one row per design, the estimate and interval as text in the
+    design's unit (percentage points, rate ratio, per 10,000 children), and what the design
+    rests on in its own units (children, authorities, months).
+
+    Parameters
+    ----------
+    estimates : sequence of Estimate
+    names : sequence of str
+        Design names as the reader should see them.
+    count : callable, optional
+        Disclosure-safe count of people, ``count(n, noun) -> str``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``Design, Outcome, Estimate, 95% CI, Unit, p-value, Rests on``.
+    """
+    from ehimpact.report.labels import fmt_p, label
+
+    if len(estimates) != len(names):
+        raise InputError(f"{len(names)} names for {len(estimates)} estimates", field="names",
+                         fix="give one name per estimate")
+    rows = []
+    for name, est in zip(names, estimates, strict=True):
+        e, ci = estimate_text(est)
+        rows.append({
+            "Design": name,
+            "Outcome": label(est.outcome) if est.outcome else "",
+            "Estimate": e,
+            f"{100 * est.level:.0f}% CI": ci,
+            "Unit": estimate_unit(est),
+            "p-value": fmt_p(est.pvalue),
+            "Rests on": sample_text(est, count),
+        })
+    return pd.DataFrame(rows)
