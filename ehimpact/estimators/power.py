@@ -939,15 +939,12 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
             take = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in idx_planted_grp if len(g)])
             sample = data.iloc[take].reset_index(drop=True)
         else:
-            parts = []
-            for g in groups:
-                if not len(g):
-                    continue
-                for k, u in enumerate(g[rng.integers(0, len(g), len(g))]):
-                    part = data.iloc[rows_of[u]].copy()
-                    part[unit] = f"{u}#{k}" if not isinstance(u, (int, np.integer)) else int(u) * 100_000 + k
-                    parts.append(part)
-            sample = pd.concat(parts, ignore_index=True)
+            drawn = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups if len(g)])
+            take = np.concatenate([rows_of[u] for u in drawn])
+            sample = data.iloc[take].reset_index(drop=True)
+            # a unit drawn twice is two units: new ids "<id>#<draw>"
+            new_ids = np.array([f"{u}#{k}" for k, u in enumerate(drawn)], dtype=object)
+            sample[unit] = np.repeat(new_ids, [len(rows_of[u]) for u in drawn])
         mask = np.ones(len(sample), dtype=bool)
         for c in tcols:
             mask &= pd.to_numeric(sample[c], errors="coerce").to_numpy() == 1
