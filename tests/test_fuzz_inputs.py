@@ -54,9 +54,10 @@ def base(tmp_path_factory):
         ["CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"]
         + [f"K{i:03d},{1 + i:02d}/0{1 + i % 9}/2022,S,C2,N1,U1,PR1,,,,ZZ1 1ZZ,,"
            for i in range(12)]) + "\n"
-    return Base(cin=files.cin_xml.read_bytes(), episodes=episodes,
+    cin = files.cin_files[-1]  # one census year's file (the writer writes one per year)
+    return Base(cin=cin.read_bytes(), episodes=episodes,
                 export=files.local_export.read_text(), mapping=files.mapping,
-                cin_read=read_cin(files.cin_xml, salt=SALT),
+                cin_read=read_cin(cin, salt=SALT),
                 export_read=read_local_export(files.local_export, files.mapping, salt=SALT,
                                               episodes="all"))
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ReadProblem", "ReadReport", "detect_date_format", "csv_delimiter", "DATE_FORMATS", "EXCLUDING_ACTIONS"]
+__all__ = ["ReadProblem", "ReadReport", "detect_date_format", "csv_delimiter", "DATE_FORMATS",
+           "EARLIEST_DATE", "LATEST_YEARS_AHEAD", "latest_date", "plausible_range_text", "EXCLUDING_ACTIONS"]
 
 #: Actions that take a record out of the data (the rest only blank a value or ignore a column).
 EXCLUDING_ACTIONS = ("record excluded", "duplicate excluded")
@@ -180,8 +181,23 @@ class ReadReport:
 # ---------------------------------------------------------------------------
 
 
-_EARLIEST = pd.Timestamp("1900-01-01")
+_EARLIEST = pd.Timestamp("1900-01-01")  # hard limits: beyond them a cell is a typo or overflows
 _LATEST = pd.Timestamp("2099-12-31")
+#: Dates before this are implausible in a children's services record, on every route
+#: (readers exclude or blank them; :mod:`ehimpact.data.validate` reports them as errors).
+EARLIEST_DATE = pd.Timestamp("1990-01-01")
+#: Dates more than this many years after today are implausible, on every route.
+LATEST_YEARS_AHEAD = 1
+
+
+def latest_date() -> pd.Timestamp:
+    """The latest plausible date: today plus :data:`LATEST_YEARS_AHEAD` years."""
+    return pd.Timestamp.today().normalize() + pd.DateOffset(years=LATEST_YEARS_AHEAD)
+
+
+def plausible_range_text() -> str:
+    """``"before 1990-01-01 or after <today + 1 year>"`` for messages."""
+    return f"before {EARLIEST_DATE.date()} or after {latest_date().date()}"
 
 
 def _cell_dates(raw: pd.Series) -> pd.Series:
@@ -261,7 +277,8 @@ def parse_dates(
         Problems are added here.
     required : bool
         A blank or invalid required date excludes the record; an invalid optional
-        date is set to missing.
+        date is set to missing.  A date before :data:`EARLIEST_DATE` or more than
+        :data:`LATEST_YEARS_AHEAD` year(s) after today counts as invalid.
     label : str, optional
         Field name to show in the report (defaults to ``column``).
 
@@ -282,7 +299,7 @@ def parse_dates(
     parsed = parsed.where(~is_cell, cells)
     invalid = ~blank & ~is_cell & parsed.isna()
     # a year such as 1023 or 9999 parses but is a typo (and beyond datetime64[ns])
-    implausible = (~blank & parsed.notna() & ~parsed.between(_EARLIEST, _LATEST)) | (
+    implausible = (~blank & parsed.notna() & ~parsed.between(EARLIEST_DATE, latest_date())) | (
         is_cell & cells.isna())
     dates = parsed.where(~implausible).astype("datetime64[ns]")
     name = label or column
@@ -294,7 +311,7 @@ def parse_dates(
                    problem=f"not a valid date in {human} format", action=action)
     for rec in frame.loc[implausible, "_record"]:
         report.add(file=file, record=rec, field=name,
-                   problem=f"implausible date (outside {_EARLIEST.year}-{_LATEST.year})",
+                   problem=f"implausible date ({plausible_range_text()})",
                    action=action)
     invalid |= implausible
     bad = pd.Series(False, index=frame.index)
