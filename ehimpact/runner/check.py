@@ -65,6 +65,11 @@ class CheckResult:
     authority: str | None = None
 
     @property
+    def read_report(self) -> Path | None:
+        """Where ``read_report.csv`` was written (the same as :attr:`path`)."""
+        return self.path
+
+    @property
     def ok(self) -> bool:
         """True when nothing was excluded or set to missing."""
         return not self.problems
