@@ -12,6 +12,8 @@ import functools
 import json
 import os
 import platform
+import re
+import socket
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 from ehimpact.estimators.result import json_safe
 
-__all__ = ["write_results", "read_results", "atomic_write_text", "package_versions"]
+__all__ = ["write_results", "read_results", "atomic_write_text", "fsync_dir", "package_versions"]
 
 _PACKAGES = ("ehimpact", "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "scikit-learn",
              "matplotlib", "papermill", "nbconvert", "pydantic")
@@ -41,11 +43,36 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
+def _owner_tag() -> str:
+    """``tmp-<pid>@<host>-``: temporary names carry their owner, so clean-up spares a live writer's files."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname() or "host")[:40] or "host"
+    return f"tmp-{os.getpid()}@{host}-"
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write text to ``path`` via a temporary file in the same folder and an atomic rename."""
+    """Write text to ``path`` durably: a temporary file in the same folder, fsync, rename, fsync the folder.
+
+    A reader never sees a half-written file, and on any error (a full disk: ``ENOSPC``) the
+    temporary file is removed and ``path`` keeps its earlier content.  The temporary name
+    (``.<name>.tmp-<pid>@<host>-XXXXXXXX.tmp``) names its owner process.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_owner_tag()}", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -55,6 +82,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
     return path
 
 

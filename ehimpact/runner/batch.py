@@ -11,9 +11,11 @@ leaves complete folders only, and ``--resume`` reruns what is missing, failed or
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -23,11 +25,21 @@ from typing import Any
 import pandas as pd
 
 from ehimpact.errors import InputError
-from ehimpact.report.results_io import atomic_write_text
+from ehimpact.report.results_io import atomic_write_text, fsync_dir
 from ehimpact.runner.config import load_config
-from ehimpact.runner.run import RunOutcome, run_one
+from ehimpact.runner.paths import (
+    HOST,
+    check_writable,
+    checked_authority,
+    inside,
+    owner_alive,
+    parse_temp_tag,
+    temp_tag,
+)
+from ehimpact.runner.run import RunOutcome, data_authorities, read_failure, read_status, run_one
 
-__all__ = ["BatchResult", "run_batch", "batch_authorities"]
+__all__ = ["BatchResult", "run_batch", "batch_authorities", "BatchLock", "folder_outcomes", "probe_workers",
+           "write_summary", "write_index"]
 
 
 @dataclass
@@ -39,6 +51,7 @@ class BatchResult:
     index: Path
     summary_csv: Path
     regional: Path | None
+    regional_error: str = ""
 
     @property
     def n_failed(self) -> int:
@@ -46,27 +59,44 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every run succeeded (or was skipped as unchanged), 1 otherwise."""
-        return 1 if self.n_failed else 0
+        """0 when every run succeeded (or was skipped as unchanged), 1 otherwise.
+
+        The regional summary failing the disclosure scan counts as a failure too.
+        """
+        return 1 if self.n_failed or self.regional_error.startswith(_DISCLOSURE) else 0
 
 
 def batch_authorities(config_path: str | Path) -> list[str]:
-    """Authorities a batch config covers (``all`` = every authority in the data)."""
+    """Authorities a batch config covers (``all`` = every authority in the data), as written there."""
     cfg, base = load_config(config_path)
     batch = cfg.batch
     if batch is not None and batch.authorities != "all":
         return list(batch.authorities)
-    from ehimpact.data.inputs import load_inputs
-
-    inputs = load_inputs(cfg.evaluation, base, panel_only=cfg.evaluation.data.authority_panel is not None)
-    codes: list[str] = []
-    for f in (inputs.panel, inputs.children):
-        if f is not None and "authority_code" in f.columns:
-            codes += [c for c in pd.unique(f["authority_code"].astype(str)) if c not in codes]
+    codes = data_authorities(cfg, base)
     if not codes:
         raise InputError("no authorities found in the data", field="batch.authorities",
                          fix="list the authority codes under batch.authorities")
     return codes
+
+
+def _checked_codes(cfg: Any, base: Path, codes: list[str], *, from_data: bool) -> tuple[list[str], list[str] | None]:
+    """Every code checked (:func:`~ehimpact.runner.paths.checked_authority`) before any path is built.
+
+    Returns the checked codes (duplicates dropped) and the data's codes when they were read.
+    """
+    known: list[str] | None = list(codes) if from_data else None
+    out: list[str] = []
+    for code in codes:
+        try:
+            c = checked_authority(code, known)
+        except InputError:
+            if known is not None:
+                raise
+            known = data_authorities(cfg, base)
+            c = checked_authority(code, known)
+        if c not in out:
+            out.append(c)
+    return out, known
 
 
 def _progress(total: int):
@@ -113,16 +143,20 @@ def run_batch(
         Config with ``evaluation:`` and ``batch:`` sections.
     out_dir : path, optional
         Output root (default: the config's ``output_dir``, relative to the current folder).
+        Made absolute before any task is sent, so remote workers write to the same folder.
     workers : int, optional
         Local worker processes (default: the config's, else the number of cores).
     scheduler : str, optional
-        Address of an existing Dask scheduler; no local cluster is started then.
+        Address of an existing Dask scheduler; no local cluster is started then.  Every
+        worker must see the output folder (a shared file system): a probe task checks that
+        before any work starts.
     resume : bool
         Skip runs whose inputs, parameters and package version are unchanged since they succeeded.
     pdf : bool, optional
         Also render PDFs (needs Chromium).
     authorities : list of str, optional
-        Restrict to these codes.
+        Restrict to these codes (the summary and index still list every authority whose
+        results are in the output folder).
     regional_summary : bool
         Execute the regional summary notebook at the end.
     engine : str, optional
@@ -133,69 +167,187 @@ def run_batch(
     Returns
     -------
     BatchResult
-    """
-    import dask
-    from dask.distributed import Client, LocalCluster, as_completed
 
+    Raises
+    ------
+    InputError
+        A code that is not an authority's, an output folder that cannot be written (also
+        by a worker), another batch running on the same folder (``.batch.lock``), a
+        scheduler that cannot be reached, or no worker joining within ``batch.worker_wait``.
+    """
     config_path = Path(config_path).resolve()
-    cfg, _ = load_config(config_path)
+    cfg, base = load_config(config_path)
     batch = cfg.batch
     if batch is None:
         raise InputError("the config has no batch section", field="batch",
                          fix="add `batch: {name: my_batch, authorities: all}` to the config")
-    out_root = Path(out_dir) if out_dir is not None else Path(cfg.output_dir)
-    run_dir = out_root / batch.name
+    root = check_writable(Path(out_dir) if out_dir is not None else Path(cfg.output_dir),
+                          field="--out" if out_dir is not None else "output_dir")
+    run_dir = inside(root, root / batch.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(run_dir)
-    codes = authorities or batch_authorities(config_path)
-    n_workers = workers or batch.workers or os.cpu_count() or 1
-    pdf = batch.pdf if pdf is None else pdf
+    with BatchLock(run_dir):
+        _remove_stale_temporaries(run_dir)
+        listed = authorities or (list(batch.authorities) if batch.authorities != "all" else None)
+        codes, known = _checked_codes(cfg, base, listed or batch_authorities(config_path), from_data=listed is None)
+        n_workers = workers or batch.workers or os.cpu_count() or 1
+        pdf = batch.pdf if pdf is None else pdf
+        kwargs = {"run_name": batch.name, "timeout": batch.timeout_per_notebook, "retries": batch.retries,
+                  "pdf": pdf, "resume": resume, "engine": engine, "known": known}  # [engine]
+        t0 = time.perf_counter()
+        outcomes = _run_all(cfg, config_path, codes, root, run_dir, kwargs, scheduler=scheduler,
+                            n_workers=n_workers, engine=engine,
+                            worker_wait=float(getattr(batch, "worker_wait", 120) or 120))
+        wall = time.perf_counter() - t0
+        order = {c: i for i, c in enumerate(codes)}
+        outcomes.sort(key=lambda o: order.get(o.authority, 0))
+        try:
+            summary_csv = write_summary(run_dir, outcomes)
+            regional, regional_error = _regional(run_dir, batch.timeout_per_notebook, cfg) if regional_summary \
+                else (None, "")
+            index = write_index(run_dir, outcomes, wall=wall, workers=n_workers, regional=regional)
+        except OSError as exc:
+            reason = "no space left on device" if exc.errno == errno.ENOSPC else (os.strerror(exc.errno)
+                                                                                   if exc.errno else str(exc))
+            raise InputError(f"the batch summary could not be written in {str(run_dir)!r} ({reason}); "
+                             "the authorities' own folders are complete", field="output folder",
+                             fix="free space in the output folder, then rerun with --resume") from None
+    return BatchResult(run_dir, outcomes, index, summary_csv, regional, regional_error)
 
-    kwargs = {"run_name": batch.name, "timeout": batch.timeout_per_notebook, "retries": batch.retries,
-              "pdf": pdf, "resume": resume, "engine": engine}  # [engine]
+
+def _connect(scheduler: str, timeout: float) -> Any:
+    """A client of an existing scheduler, or a one-line :class:`InputError`."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout=min(timeout, 10))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's address or cluster
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot connect to the Dask scheduler at {scheduler!r} ({reason})", field="--scheduler",
+                         fix="check the address (e.g. tcp://host:8786) and that `dask scheduler` runs there") from None
+
+
+def _probe(run_dir: str, token_name: str, token: str) -> str:
+    """Worker side of the output-folder probe: see the client's token, write and remove a file."""
+    folder = Path(run_dir)
+    try:
+        if (folder / token_name).read_text() != token:
+            return "sees a different output folder (the client's probe file has other content)"
+    except OSError:
+        return f"cannot see the output folder {run_dir!r} (not on a file system it shares with the client?)"
+    probe = folder / f".probe.{temp_tag()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"probe\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return f"cannot write to {run_dir!r} ({os.strerror(exc.errno) if exc.errno else exc})"
+    finally:
+        probe.unlink(missing_ok=True)
+    return ""
+
+
+def probe_workers(client: Any, run_dir: Path) -> None:
+    """Check that every worker sees and can write the output folder; a one-line :class:`InputError` if not."""
+    import secrets
+
+    token = secrets.token_hex(16)
+    name = f".probe-client.{temp_tag()}"
+    path = inside(run_dir, run_dir / name)
+    atomic_write_text(path, token)
+    try:
+        answers = client.run(_probe, str(run_dir), name, token)
+    finally:
+        path.unlink(missing_ok=True)
+    bad = {w: a for w, a in answers.items() if a}
+    if bad:
+        w, a = next(iter(bad.items()))
+        raise InputError(f"{len(bad)} of {len(answers)} Dask worker(s) cannot use the output folder: {w} {a}",
+                         field="--out",
+                         fix="give an output folder on a file system every worker shares (an absolute path)")
+
+
+def _run_all(cfg: Any, config_path: Path, codes: list[str], root: Path, run_dir: Path, kwargs: dict[str, Any], *,
+             scheduler: str | None, n_workers: int, engine: str | None, worker_wait: float) -> list[RunOutcome]:
+    """Send one task per authority to the cluster and collect the outcomes (a lost worker is recorded)."""
+    import dask
+    from dask.distributed import Client, LocalCluster, wait
+
     outcomes: list[RunOutcome] = []
-    t0 = time.perf_counter()
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        client = _connect(scheduler, worker_wait)
     else:
         with dask.config.set(LOCAL_WORKER_CONFIG):
             cluster = LocalCluster(n_workers=min(n_workers, len(codes)), threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=40)
         client = Client(cluster)
-    if engine == "ehimpact-inprocess":  # [engine] import pandas, statsmodels, ... once per worker
-        from ehimpact.runner.engine import WarmImports
-
-        client.register_plugin(WarmImports())
-    bar = _progress(len(codes))
+    bar = None
     try:
-        futures = {client.submit(run_one, str(config_path), code, str(out_root), pure=False, key=f"run-{code}-{i}",
+        try:
+            client.wait_for_workers(1, timeout=worker_wait)
+        except (TimeoutError, OSError):
+            raise InputError(f"no Dask worker joined the scheduler within {worker_wait:g} s", field="--scheduler",
+                             fix="start workers (`dask worker ADDRESS`), or raise batch.worker_wait") from None
+        probe_workers(client, run_dir)
+        if engine == "ehimpact-inprocess":  # [engine] import pandas, statsmodels, ... once per worker
+            from ehimpact.runner.engine import WarmImports
+
+            client.register_plugin(WarmImports())
+        bar = _progress(len(codes))
+        futures = {client.submit(run_one, str(config_path), code, str(root), pure=False, key=f"run-{code}-{i}",
                                  **kwargs): code for i, code in enumerate(codes)}
-        for fut in as_completed(futures):
-            code = futures[fut]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker died: record, carry on
-                outcome = RunOutcome(code, cfg.evaluation.name, "failed", str(run_dir / code), "",
-                                     error=f"worker failed: {type(exc).__name__}: {exc}")
+        pending = set(futures)
+        alone_since: float | None = None
+
+        def record(outcome: RunOutcome) -> None:
             outcomes.append(outcome)
             if bar is not None:
                 failed = sum(o.status == "failed" for o in outcomes)
                 bar.set_postfix(done=len(outcomes) - failed, failed=failed, remaining=len(codes) - len(outcomes))
                 bar.update(1)
+
+        while pending:
+            try:
+                done, pending_now = wait(list(pending), timeout=2, return_when="FIRST_COMPLETED")
+                pending = set(pending_now)
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                code = futures[fut]
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died or the task raised: record, carry on
+                    text = str(exc).splitlines()[0] if str(exc) else ""
+                    outcome = RunOutcome(code, cfg.evaluation.name, "failed", str(run_dir / code), "",
+                                         error=f"worker failed: {type(exc).__name__}: {text}"[:2000])
+                record(outcome)
+            if not pending or done:
+                alone_since = None
+                continue
+            try:
+                n_alive = len(client.nthreads())
+            except Exception:  # noqa: BLE001 - the scheduler itself is gone
+                n_alive = 0
+            if n_alive:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > worker_wait:
+                msg = f"no Dask workers left: waited {worker_wait:g} s (batch.worker_wait) for one to join"
+                print(f"error: {msg}; {len(pending)} authorities not run", file=sys.stderr)
+                for fut in pending:
+                    fut.cancel()
+                    record(RunOutcome(futures[fut], cfg.evaluation.name, "failed", str(run_dir / futures[fut]), "",
+                                      error=msg))
+                pending = set()
     finally:
         if bar is not None:
             bar.close()
         _quiet_shutdown(client, cluster)
-    wall = time.perf_counter() - t0
-    order = {c: i for i, c in enumerate(codes)}
-    outcomes.sort(key=lambda o: order.get(o.authority, 0))
-    summary_csv = write_summary(run_dir, outcomes)
-    regional = None
-    if regional_summary:
-        regional = _regional(run_dir, batch.timeout_per_notebook)
-    index = write_index(run_dir, outcomes, wall=wall, workers=n_workers, regional=regional)
-    return BatchResult(run_dir, outcomes, index, summary_csv, regional)
+    return outcomes
 
 
 def _quiet_shutdown(client: Any, cluster: Any) -> None:
@@ -220,13 +372,170 @@ def _quiet_shutdown(client: Any, cluster: Any) -> None:
             lg.setLevel(lvl)
 
 
-def _remove_stale_temporaries(run_dir: Path) -> None:
-    """Delete temporary folders left by a batch that was killed mid-run (never published)."""
+class BatchLock:
+    """``.batch.lock`` in a batch folder: one batch at a time per folder.
+
+    The lock file holds the owner's pid, host and start time, and is held with an exclusive
+    ``flock`` for the batch's lifetime, so a lock left by a killed batch (its pid gone) is
+    taken over, and a second batch on the same folder is refused with a one-line
+    :class:`InputError` naming the owner.
+    """
+
+    NAME = ".batch.lock"
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / self.NAME
+        self.fd: int | None = None
+
+    def owner(self) -> dict[str, Any]:
+        """What the lock file says (empty when unreadable)."""
+        try:
+            return json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> BatchLock:
+        import fcntl
+
+        for _ in range(20):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                info = self.owner()
+                raise InputError(
+                    f"another batch is running on {str(self.path.parent)!r} (pid {info.get('pid', '?')} on "
+                    f"{info.get('host', '?')}, since {info.get('started', '?')})", field="output folder",
+                    fix="wait for it to finish, or use another --out") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # the file was replaced while we opened it: try again
+                os.close(fd)
+                continue
+            info = self.owner()
+            pid, host = info.get("pid"), info.get("host")
+            if isinstance(pid, int) and isinstance(host, str) and pid != os.getpid() and owner_alive(pid, host) \
+                    and host == HOST:
+                os.close(fd)  # a live owner whose lock was not held (another kind of file system): refuse
+                raise InputError(f"another batch is running on {str(self.path.parent)!r} (pid {pid} on {host})",
+                                 field="output folder", fix="wait for it to finish, or use another --out")
+            data = json.dumps({"pid": os.getpid(), "host": HOST,
+                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+            os.fsync(fd)
+            self.fd = fd
+            return self
+        raise InputError(f"could not take the batch lock {str(self.path)!r}", field="output folder",
+                         fix="rerun; if it persists, check nothing else rewrites that file")
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            if self.owner().get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+
+    def __enter__(self) -> BatchLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+#: temporary names this package makes: a run's folder (``.<evaluation>.tmp-<owner>``), the earlier run
+#: during a swap (``.old-``), atomic files (``.<name>.tmp-<owner>...tmp``), the regional summary's folder
+_TEMP_GLOBS = ("*/.*.tmp-*", "*/.*.old-*", "*/*/.*.tmp-*", ".*.tmp-*", ".regional.tmp-*")
+#: names from before owners were recorded: no owner to check, so removed only when this old (seconds)
+_LEGACY_AGE = 600
+_LEGACY = re.compile(r"^(\..+\.(tmp|old)-[0-9a-f]{8}|\.tmp.*|tmp[A-Za-z0-9_]{8}|\..+\.[a-z0-9_]{8}\.tmp)$")
+
+
+def _remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete temporary folders and files whose owner process is gone (never a live one's).
+
+    Runs under the batch lock.  A name records its owner (``tmp-<pid>@<host>``); one on this
+    host whose pid is gone is removed, anything on another host (unknowable) is kept.  An
+    earlier run parked during a swap (``.<evaluation>.old-<owner>``) whose new folder never
+    arrived is put back.  Names from older versions (no owner: ``.x.tmp-1a2b3c4d``, the
+    regional summary's ``tmpXXXXXXXX/``) are removed when older than 10 minutes.
+    Returns what was removed or restored.
+    """
     import shutil
 
-    for pattern in ("*/.*.tmp-*", "*/.*.old-*", ".tmp*"):
-        for tmp in run_dir.glob(pattern):
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+    touched: list[Path] = []
+    candidates = {p for pattern in _TEMP_GLOBS for p in run_dir.glob(pattern)}
+    candidates |= {p for p in run_dir.iterdir() if _LEGACY.match(p.name) and p.name != BatchLock.NAME}
+    candidates |= {p for p in run_dir.glob("*/.*") if _LEGACY.match(p.name)}
+    for tmp in sorted(candidates):
+        try:
+            tmp = inside(run_dir, tmp.parent / tmp.name) if not tmp.is_symlink() else tmp
+        except InputError:
+            continue
+        tag = parse_temp_tag(tmp.name)
+        if tag is not None:
+            if owner_alive(*tag):
+                continue
+        else:
+            if not _LEGACY.match(tmp.name):
+                continue
+            try:
+                if time.time() - tmp.lstat().st_mtime < _LEGACY_AGE:
+                    continue
+            except OSError:
+                continue
+        if ".old-" in tmp.name and tmp.is_dir() and not tmp.is_symlink():
+            final = tmp.parent / tmp.name[1:tmp.name.index(".old-")]
+            if not final.exists():
+                os.replace(tmp, final)  # the swap was cut short: the earlier run goes back
+                touched.append(final)
+                continue
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        touched.append(tmp)
+    return touched
+
+
+def folder_outcomes(run_dir: Path) -> list[RunOutcome]:
+    """The state of every authority's folder in a batch folder, from its ``status.json`` and ``failed.json``.
+
+    A folder whose latest attempt failed beside an earlier good result is reported as
+    failed, with that attempt's error (the earlier report stays and is linked).
+    """
+    out: list[RunOutcome] = []
+    fields = set(RunOutcome.__dataclass_fields__)
+    for folder in sorted(p for p in run_dir.glob("*/*") if p.is_dir() and not p.name.startswith(".")
+                         and not p.parent.name.startswith(".")):
+        rec = read_failure(folder) or read_status(folder)
+        if not rec:
+            continue
+        rec = {k: v for k, v in rec.items() if k in fields}
+        rec.update(folder=str(folder), authority=folder.parent.name, evaluation=folder.name)
+        rec.setdefault("key", "")
+        rec.setdefault("status", "failed")
+        out.append(RunOutcome(**rec))
+    return out
+
+
+def _merged(run_dir: Path, outcomes: list[RunOutcome]) -> list[RunOutcome]:
+    """This invocation's outcomes, then every other authority found in the folder."""
+    seen = {(o.authority, o.evaluation) for o in outcomes}
+    rest = [o for o in folder_outcomes(run_dir) if (o.authority, o.evaluation) not in seen]
+    return list(outcomes) + rest
+
+
+def _earlier(o: RunOutcome) -> bool:
+    """A failed outcome whose folder still holds an earlier good report."""
+    st = read_status(Path(o.folder))
+    return o.status == "failed" and bool(st) and st.get("status") == "ok" and (Path(o.folder) / "report.html").exists()
 
 
 def _headline(folder: Path) -> dict[str, Any]:
@@ -242,12 +551,17 @@ def _headline(folder: Path) -> dict[str, Any]:
 
 
 def write_summary(run_dir: Path, outcomes: list[RunOutcome]) -> Path:
-    """``summary.csv``: one row per authority and evaluation, failures with their error."""
+    """``summary.csv``: one row per authority and evaluation in the batch folder, failures with their error.
+
+    Built from ``outcomes`` (this invocation) and the status of every other authority's folder,
+    so a batch limited to some authorities keeps the others' rows.
+    """
     rows = []
-    for o in outcomes:
+    for o in _merged(run_dir, outcomes):
+        kept = _earlier(o)
         row = {"authority_code": o.authority, "evaluation": o.evaluation, "status": o.status,
                "error": o.error, "seconds": round(o.seconds, 2), "attempts": o.attempts,
-               "folder": os.path.relpath(o.folder, run_dir)}
+               "folder": os.path.relpath(o.folder, run_dir), "earlier_report_kept": kept}
         row.update(_headline(Path(o.folder)) if o.status != "failed" else {})
         rows.append(row)
     path = run_dir / "summary.csv"
@@ -257,14 +571,16 @@ def write_summary(run_dir: Path, outcomes: list[RunOutcome]) -> Path:
 
 def write_index(run_dir: Path, outcomes: list[RunOutcome], *, wall: float, workers: int,
                 regional: Path | None) -> Path:
-    """The batch's index page: every authority, its status, link to its report or its error."""
+    """The batch's index page: every authority in the batch folder, its status, link to its report or its error."""
     rows = []
+    outcomes = _merged(run_dir, outcomes)
     for o in outcomes:
         rel = os.path.relpath(o.folder, run_dir)
         head = _headline(Path(o.folder)) if o.status != "failed" else {}
         name = html.escape(str(head.get("authority_name") or o.authority))
         if o.status == "failed":
-            cell = f'<td class="failed">failed</td><td>{html.escape(o.error)}</td>'
+            kept = f' · <a href="{rel}/report.html">earlier report (kept)</a>' if _earlier(o) else ""
+            cell = f'<td class="failed">failed</td><td>{html.escape(o.error)}{kept}</td>'
         else:
             txt = html.escape(head.get("summary") or "no headline estimate")
             cell = f'<td>{o.status}</td><td><a href="{rel}/report.html">report</a> · {txt}</td>'
@@ -285,27 +601,55 @@ Wall time {wall:.1f} s on {workers} worker(s). Machine-readable: <a href="summar
     return atomic_write_text(run_dir / "index.html", page)
 
 
-def _regional(run_dir: Path, timeout: int) -> Path | None:
-    """Execute the regional summary notebook over the batch's results; None if it fails."""
-    import tempfile
+_DISCLOSURE = "disclosure check failed"
+
+
+def _regional(run_dir: Path, timeout: int, cfg: Any = None) -> tuple[Path | None, str]:
+    """Execute the regional summary notebook over the batch's results: its page, or None and the error.
+
+    Written in ``.regional.tmp-<owner>/`` and published (two renames) only when the notebook
+    ran and the disclosure scan (:func:`ehimpact.report.disclosure.scan_outputs`, small counts)
+    found nothing; a failure leaves any earlier regional summary in place and is recorded in
+    ``regional_summary.error.txt``.
+    """
+    import shutil
 
     import papermill as pm
 
+    from ehimpact.report.disclosure import scan_outputs
     from ehimpact.runner.render import to_html
     from ehimpact.runner.run import notebook_path
 
-    with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
-        nb = Path(tmp) / "regional_summary.ipynb"
+    tmp = inside(run_dir, run_dir / f".regional.{temp_tag()}")
+    tmp.mkdir()
+    error_txt = run_dir / "regional_summary.error.txt"
+    try:
+        nb = tmp / "regional_summary.ipynb"
         try:
             import ehimpact.runner.engine  # noqa: F401  registers the in-process engine
 
             pm.execute_notebook(str(notebook_path("regional_summary.ipynb")), str(nb), engine_name="ehimpact-inprocess",
                                 parameters={"run_dir": str(run_dir.resolve())}, progress_bar=False,
                                 execution_timeout=timeout, request_save_on_cell_execute=False, report_mode=True)
-            to_html(nb, Path(tmp) / "regional_summary.html", watermark=True)
+            to_html(nb, tmp / "regional_summary.html", watermark=True)
+            d = cfg.evaluation.disclosure if cfg is not None else None
+            findings = scan_outputs(tmp, identifiers=[], **({"threshold": d.threshold, "symbol": d.symbol} if d else {}))
+            if findings:
+                shown = "; ".join(f"{f.file} {f.location}: {f.kind}" for f in findings[:5])
+                return None, _record_regional_error(error_txt, f"{_DISCLOSURE}, regional summary not published: "
+                                                               f"{len(findings)} finding(s): {shown}")
         except Exception as exc:  # noqa: BLE001 - record, don't lose the batch
-            atomic_write_text(run_dir / "regional_summary.error.txt", f"{type(exc).__name__}: {exc}\n")
-            return None
-        os.replace(nb, run_dir / "regional_summary.ipynb")
-        os.replace(Path(tmp) / "regional_summary.html", run_dir / "regional_summary.html")
-    return run_dir / "regional_summary.html"
+            return None, _record_regional_error(
+                error_txt, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        for name in ("regional_summary.ipynb", "regional_summary.html"):
+            os.replace(tmp / name, run_dir / name)
+        fsync_dir(run_dir)
+        error_txt.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return run_dir / "regional_summary.html", ""
+
+
+def _record_regional_error(path: Path, text: str) -> str:
+    atomic_write_text(path, text + "\n")
+    return text

@@ -1,33 +1,50 @@
-"""Run one evaluation for one authority: papermill, then nbconvert, written atomically.
+"""Run one evaluation for one authority: papermill, nbconvert, a disclosure scan, then publish.
 
 Outputs go to ``<out>/<run>/<authority>/<evaluation>/``: ``report.ipynb``,
 ``report.html``, ``results.json`` and ``status.json`` (plus ``report.pdf`` on request).
-Everything is first written into a hidden temporary folder beside the destination and
-then renamed into place, so a reader (or a resumed batch) never sees a half-written run:
-the folder either holds a complete previous run, or a complete new one.
+
+* The authority code is checked (:func:`ehimpact.runner.paths.checked_authority`) and every
+  path proven to lie inside the output root (:func:`ehimpact.runner.paths.inside`) before
+  anything is written; the output root is proven writable before any work.
+* Everything is first written into a run-specific temporary folder beside the destination
+  (``.<evaluation>.tmp-<pid>@<host>-<random>``, on the same file system), scanned with
+  :func:`ehimpact.report.disclosure.scan_outputs`, and renamed into place only when the run
+  succeeded and the scan found nothing.  A reader (or a resumed batch) never sees a
+  half-written run.
+* A failure never replaces a good earlier result: ``failed.json`` (and the failed notebook,
+  ``report.failed.ipynb``, unless the failure was a disclosure finding) are written beside
+  it, and its ``report.html``/``results.json``/``status.json`` stay.  Without an earlier
+  result the folder holds just the failure (``status.json`` with ``"status": "failed"``).
+* On a full disk the run fails with one line and nothing partial is published.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ehimpact.errors import InputError
-from ehimpact.report.results_io import atomic_write_text
+from ehimpact.report.results_io import atomic_write_text, fsync_dir
 from ehimpact.runner.config import load_config
+from ehimpact.runner.paths import check_writable, checked_authority, inside, temp_tag
 
-__all__ = ["RunOutcome", "run_one", "notebook_path", "inputs_key", "run_folder"]
+__all__ = ["RunOutcome", "run_one", "notebook_path", "inputs_key", "run_folder", "safe_run_folder", "read_status",
+           "read_failure", "checked_code", "data_authorities", "record_identifiers", "disclosure_findings",
+           "DisclosureFailure", "check_authority"]
 
 STATUS = "status.json"
+FAILED = "failed.json"
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 _KERNEL_START_ERRORS = ("Kernel didn't respond", "Kernel died before replying", "Address already in use",
                         "ZMQError", "kernel_info", "DeadKernelError")
 
@@ -93,8 +110,17 @@ def inputs_key(config_path: str | Path, authority: str) -> str:
 
 
 def run_folder(out_dir: str | Path, run_name: str, authority: str, evaluation: str) -> Path:
-    """Where a run's outputs live."""
+    """Where a run's outputs live (the codes are not checked here: see :func:`safe_run_folder`)."""
     return Path(out_dir) / run_name / authority / evaluation
+
+
+def safe_run_folder(out_dir: str | Path, run_name: str, authority: str, evaluation: str) -> Path:
+    """:func:`run_folder`, resolved and proven to lie inside the output root (:func:`~ehimpact.runner.paths.inside`)."""
+    for name, value in (("run name", run_name), ("evaluation name", evaluation)):
+        if not _PLAIN.match(str(value)):
+            raise InputError(f"the {name} {str(value)[:60]!r} cannot be used in a path", field=name,
+                             fix="use letters, digits, '_' and '-' only")
+    return inside(out_dir, run_folder(Path(out_dir).resolve(), run_name, authority, evaluation))
 
 
 def read_status(folder: Path) -> dict[str, Any] | None:
@@ -105,14 +131,116 @@ def read_status(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def _publish(tmp: Path, final: Path) -> None:
-    """Swap the complete temporary folder into place (old run removed only after)."""
+def read_failure(folder: Path) -> dict[str, Any] | None:
+    """The failure recorded beside an earlier good result (``failed.json``), or None."""
+    try:
+        return json.loads((folder / FAILED).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def data_authorities(cfg: Any, base: Path) -> list[str]:
+    """Authority codes present in the config's data (panel first, then child-level rows)."""
+    from ehimpact.data.inputs import load_inputs
+
+    inputs = load_inputs(cfg.evaluation, base, panel_only=cfg.evaluation.data.authority_panel is not None)
+    codes: list[str] = []
+    for f in (inputs.panel, inputs.children):
+        if f is not None and "authority_code" in f.columns:
+            codes += [c for c in _unique(f["authority_code"]) if c not in codes]
+    return codes
+
+
+def _unique(col: Any) -> list[str]:
+    import pandas as pd
+
+    return [str(c) for c in pd.unique(col.dropna().astype(str))]
+
+
+def checked_code(cfg: Any, base: Path, authority: str, known: list[str] | None = None) -> str:
+    """:func:`~ehimpact.runner.paths.checked_authority`, reading the data's codes only when needed."""
+    try:
+        return checked_authority(authority, known)
+    except InputError:
+        if known is not None or not isinstance(authority, str) or not _PLAIN.match(authority):
+            raise
+    return checked_authority(authority, data_authorities(cfg, base))
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(folder)
+
+
+def _publish(root: Path, tmp: Path, final: Path) -> None:
+    """Swap the complete temporary folder into place; the earlier run is removed only after.
+
+    Both folders are proven to lie inside ``root``.  Between the two renames the earlier run
+    sits in ``.<name>.old-<pid>@<host>-...``; start-up clean-up puts such a folder back when
+    its owner died before the new one arrived.
+    """
+    tmp, final = inside(root, tmp), inside(root, final)
+    _fsync_tree(tmp)
     final.parent.mkdir(parents=True, exist_ok=True)
-    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    old = inside(root, final.parent / f".{final.name}.old-{temp_tag()[4:]}")
     if final.exists():
         os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # the earlier run goes back
+        raise
+    fsync_dir(final.parent)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _valid_notebook(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _record_failure(root: Path, tmp: Path, final: Path, outcome: RunOutcome, *, keep_notebook: bool) -> None:
+    """Record a failed run without ever replacing an earlier good result.
+
+    With a good result in ``final`` (``status.json`` ok), ``failed.json`` and the failed
+    notebook (``report.failed.ipynb``) are written beside it, and its ``report.html`` and
+    ``results.json`` stay.  Without one, ``final`` becomes a folder holding just the failure.
+    The failed notebook is kept only when it is complete (valid JSON) and the failure was not
+    a disclosure finding (then the notebook itself is what must not be published).
+    """
+    tmp, final = inside(root, tmp), inside(root, final)
+    nb = tmp / "report.ipynb"
+    failed_nb = tmp / "report.failed.ipynb"
+    if nb.exists() and keep_notebook and _valid_notebook(nb):
+        os.replace(nb, failed_nb)
+    earlier = read_status(final)
+    text = json.dumps(outcome.to_dict(), indent=1)
+    if earlier and earlier.get("status") == "ok":
+        atomic_write_text(final / FAILED, text)
+        target = final / "report.failed.ipynb"
+        if failed_nb.exists():
+            os.replace(failed_nb, target)
+        else:
+            target.unlink(missing_ok=True)  # an older failure's notebook must not pose as this one's
+        fsync_dir(final)
+        return
+    for p in list(tmp.iterdir()):
+        if p.name != failed_nb.name:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    atomic_write_text(tmp / STATUS, text)
+    atomic_write_text(tmp / FAILED, text)
+    _publish(root, tmp, final)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -120,7 +248,86 @@ def _error_text(exc: BaseException) -> str:
     evalue = getattr(exc, "evalue", None)
     if ename:
         return f"{ename}: {evalue}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "OSError: the output folder is full (no space left on device); nothing was published"
     return f"{type(exc).__name__}: {exc}"
+
+
+class DisclosureFailure(Exception):
+    """The disclosure scan found something in a run's outputs (named by file, place and kind only)."""
+
+    def __init__(self, findings: list[Any]) -> None:
+        self.findings = findings
+        shown = "; ".join(f"{f.file} {f.location}: {f.kind}" for f in findings[:5])
+        more = f" and {len(findings) - 5} more" if len(findings) > 5 else ""
+        super().__init__(f"disclosure check failed, nothing published: {len(findings)} finding(s): {shown}{more}")
+
+
+def record_identifiers(cfg: Any, base: Path, authority: str) -> set[str]:
+    """Record-level identifiers of an authority's input, as the disclosure scan looks for them.
+
+    The ids the analysis works with (``child_id`` and ``family_id`` of the child-level table,
+    pseudonymised on the statutory route) and, on the statutory route, the raw ids in the
+    files (the export's mapped id columns, SSDA903 ``CHILD``/``UPN``, CIN ``LAchildID``/``UPN``).
+    Ids shorter than 4 characters are left out (they would match ordinary numbers).
+    """
+    import re
+
+    import pandas as pd
+
+    from ehimpact.data.inputs import load_inputs
+
+    ev = cfg.evaluation
+    inputs = load_inputs(ev, base, authority=authority)
+    ids: set[str] = set()
+    for frame, cols in ((inputs.children, ("child_id", "family_id", "upn")), (inputs.events, ("child_id",))):
+        if frame is None:
+            continue
+        if "authority_code" in frame.columns and (frame["authority_code"].astype(str) == authority).any():
+            frame = frame[frame["authority_code"].astype(str) == authority]
+        for c in cols:
+            if c in frame.columns:
+                ids |= set(frame[c].dropna().astype(str))
+    st = ev.data.statutory
+    if st is not None:
+        def path(p: Any) -> Path | None:
+            return base / str(p).format(authority=authority) if p is not None else None
+
+        try:
+            from ehimpact.data.mapping import load_mapping
+
+            spec = load_mapping(path(st.mapping))
+            cols = [fm.column for name, fm in spec.fields.items()
+                    if name in ("child_id", "family_id", "upn") and getattr(fm, "column", None)]
+            export = path(st.local_export)
+            if cols and export is not None and export.suffix.lower() == ".csv":
+                raw = pd.read_csv(export, dtype=str, usecols=lambda c: c in cols)
+                for c in raw.columns:
+                    ids |= set(raw[c].dropna())
+        except (InputError, OSError, ValueError):
+            pass
+        d = path(st.ssda903_dir)
+        for header in sorted(d.glob("*header*.csv")) if d is not None and d.is_dir() else []:
+            try:
+                raw = pd.read_csv(header, dtype=str, usecols=lambda c: c in ("CHILD", "UPN"))
+            except (OSError, ValueError):
+                continue
+            for c in raw.columns:
+                ids |= set(raw[c].dropna())
+        xml = path(st.cin_xml)
+        if xml is not None and xml.is_file():
+            text = xml.read_text(encoding="utf-8", errors="replace")
+            ids |= set(m.strip() for m in re.findall(r"<(?:LAchildID|UPN|FormerUPN)>([^<]+)<", text))
+    return {i.strip() for i in ids if isinstance(i, str) and len(i.strip()) >= 4}
+
+
+def disclosure_findings(folder: Path, cfg: Any, base: Path, authority: str) -> list[Any]:
+    """Scan a run's (unpublished) folder with :func:`ehimpact.report.disclosure.scan_outputs`."""
+    from ehimpact.report.disclosure import scan_outputs
+
+    ids = record_identifiers(cfg, base, authority)
+    d = cfg.evaluation.disclosure
+    return list(scan_outputs(folder, identifiers=ids, threshold=d.threshold, symbol=d.symbol))
 
 
 def run_one(
@@ -135,15 +342,18 @@ def run_one(
     resume: bool = False,
     kernel_name: str | None = None,
     engine: str | None = None,  # [engine]
+    known: list[str] | None = None,
+    scan: bool = True,
 ) -> RunOutcome:
-    """Execute the ten-step notebook for one authority and render it.
+    """Execute the ten-step notebook for one authority, render it, scan it and publish it.
 
     Parameters
     ----------
     config_path : path
         Evaluation config (YAML).
     authority : str
-        GSS code.
+        GSS code (checked with :func:`~ehimpact.runner.paths.checked_authority` before any
+        path is built: an :class:`InputError` otherwise).
     out_dir : path
         Output root; the run goes to ``out_dir/run_name/authority/evaluation``.
     run_name : str
@@ -155,18 +365,30 @@ def run_one(
     pdf : bool
         Also print the HTML to PDF with a local Chromium.
     resume : bool
-        Skip when the last run succeeded with the same :func:`inputs_key`.
+        Skip when the last run succeeded with the same :func:`inputs_key` (and no failure
+        was recorded after it).
     kernel_name : str, optional
         Jupyter kernel; default the notebook's (``python3`` of this environment).
     engine : str, optional
         papermill engine name; ``None`` starts a Jupyter kernel per notebook, and
         ``"ehimpact-inprocess"`` runs the cells in this process
         (:mod:`ehimpact.runner.engine`; what batches use).
+    known : list of str, optional
+        Authority codes of the data (a batch passes them; otherwise read when needed).
+    scan : bool, default True
+        Run the disclosure scan on the finished outputs before publishing them; a finding
+        fails the run.
 
     Returns
     -------
     RunOutcome
-        Never raises for a failure inside the notebook: the failure is recorded.
+        Never raises for a failure inside the notebook: the failure is recorded (beside an
+        earlier good result, which is kept).
+
+    Raises
+    ------
+    InputError
+        An authority code that is not one, or an output folder that cannot be written.
     """
     import papermill as pm
 
@@ -176,74 +398,104 @@ def run_one(
         import ehimpact.runner.engine  # noqa: F401
 
     config_path = Path(config_path).resolve()
-    cfg, _ = load_config(config_path)
+    cfg, base = load_config(config_path)
     evaluation = cfg.evaluation.name
-    final = run_folder(out_dir, run_name, authority, evaluation)
+    authority = checked_code(cfg, base, authority, known)
+    root = check_writable(out_dir, field="output folder")
+    final = safe_run_folder(root, run_name, authority, evaluation)
     key = inputs_key(config_path, authority)
     if resume:
         status = read_status(final)
-        if status and status.get("status") == "ok" and status.get("key") == key:
+        if status and status.get("status") == "ok" and status.get("key") == key and read_failure(final) is None:
             return RunOutcome(authority, evaluation, "skipped", str(final), key, finished=status.get("finished", ""))
 
     t0 = time.perf_counter()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = inside(root, final.parent / f".{final.name}.{temp_tag()}")
+    tmp.mkdir(parents=True)
     timings: dict[str, float] = {}
     outcome = RunOutcome(authority, evaluation, "ok", str(final), key)
+    keep_notebook = True
     try:
-        params = {"config_path": str(config_path), "authority": authority,
-                  "results_path": str(tmp / "results.json"), "run_id": run_name}
-        for attempt in range(retries + 1):
-            outcome.attempts = attempt + 1
-            try:
+        try:
+            params = {"config_path": str(config_path), "authority": authority,
+                      "results_path": str(tmp / "results.json"), "run_id": run_name}
+            for attempt in range(retries + 1):
+                outcome.attempts = attempt + 1
+                try:
+                    t = time.perf_counter()
+                    executed = pm.execute_notebook(str(notebook_path()), str(tmp / "report.ipynb"),
+                                                   parameters=params, kernel_name=kernel_name, progress_bar=False,
+                                                   execution_timeout=timeout, request_save_on_cell_execute=False,
+                                                   report_mode=True, engine_name=engine)  # [engine]
+                    timings["execute"] = time.perf_counter() - t
+                    break
+                except pm.PapermillExecutionError:
+                    raise
+                except Exception as exc:  # kernel start-up races: retry
+                    if attempt < retries and any(s in _error_text(exc) for s in _KERNEL_START_ERRORS):
+                        time.sleep(1 + attempt)
+                        continue
+                    raise
+            # results.json records the temporary path it was written to: fix it to the final one
+            res = json.loads((tmp / "results.json").read_text())
+            res.setdefault("parameters", {})["results_path"] = str(final / "results.json")
+            atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
+            t = time.perf_counter()
+            to_html(executed, tmp / "report.html", watermark=bool(res.get("synthetic")))
+            timings["render"] = time.perf_counter() - t
+            if pdf:
+                to_pdf(tmp / "report.html", tmp / "report.pdf")
+            if scan:
                 t = time.perf_counter()
-                executed = pm.execute_notebook(str(notebook_path()), str(tmp / "report.ipynb"), parameters=params,
-                                    kernel_name=kernel_name, progress_bar=False, execution_timeout=timeout,
-                                    request_save_on_cell_execute=False, report_mode=True,
-                                    engine_name=engine)  # [engine]
-                timings["execute"] = time.perf_counter() - t
-                break
-            except pm.PapermillExecutionError:
-                raise
-            except Exception as exc:  # kernel start-up races: retry
-                if attempt < retries and any(s in _error_text(exc) for s in _KERNEL_START_ERRORS):
-                    time.sleep(1 + attempt)
-                    continue
-                raise
-        # results.json records the temporary path it was written to: fix it to the final one
-        res = json.loads((tmp / "results.json").read_text())
-        res.setdefault("parameters", {})["results_path"] = str(final / "results.json")
-        atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
-        t = time.perf_counter()
-        to_html(executed, tmp / "report.html", watermark=bool(res.get("synthetic")))
-        timings["render"] = time.perf_counter() - t
-        if pdf:
-            to_pdf(tmp / "report.html", tmp / "report.pdf")
-    except Exception as exc:  # noqa: BLE001 - one run's failure is recorded, never raised
-        outcome.status = "failed"
-        outcome.error = _error_text(exc).splitlines()[0][:2000] if _error_text(exc) else type(exc).__name__
-        if (tmp / "report.ipynb").exists():
-            os.replace(tmp / "report.ipynb", tmp / "report.failed.ipynb")
-        for name in ("results.json", "report.html"):
-            (tmp / name).unlink(missing_ok=True)
-    outcome.seconds = time.perf_counter() - t0
-    outcome.timings = timings
-    outcome.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    atomic_write_text(tmp / STATUS, json.dumps(outcome.to_dict(), indent=1))
-    _publish(tmp, final)
-    return outcome
+                findings = disclosure_findings(tmp, cfg, base, authority)
+                timings["scan"] = time.perf_counter() - t
+                if findings:
+                    keep_notebook = False
+                    raise DisclosureFailure(findings)
+            outcome.seconds = time.perf_counter() - t0
+            outcome.timings = timings
+            outcome.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            atomic_write_text(tmp / STATUS, json.dumps(outcome.to_dict(), indent=1))
+            _publish(root, tmp, final)
+            return outcome
+        except Exception as exc:  # noqa: BLE001 - one run's failure is recorded, never raised
+            outcome.status = "failed"
+            text = _error_text(exc)
+            outcome.error = text.splitlines()[0][:2000] if text else type(exc).__name__
+            outcome.seconds = time.perf_counter() - t0
+            outcome.timings = timings
+            outcome.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+            try:
+                if tmp.exists():
+                    _record_failure(root, tmp, final, outcome, keep_notebook=keep_notebook and not full)
+            except OSError as rec_exc:  # e.g. the disk is full: nothing is published, the error is returned
+                if not outcome.error.startswith("OSError: the output folder is full"):
+                    outcome.error += f" (the failure could not be recorded: {_error_text(rec_exc)})"
+            return outcome
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_authority(config_path: str | Path, authority: str | None) -> str:
-    """Pre-flight for a single run: the config loads, its data files exist, and an authority is named.
+    """Pre-flight for a single run: the config loads, an authority is named and is one, its data files exist.
 
-    Returns the authority to run (the argument, or the config's).
+    Returns the authority to run (the argument, or the config's), as checked by
+    :func:`~ehimpact.runner.paths.checked_authority` (a DfE LA number becomes its GSS code
+    where the authorities table can resolve it).
+
+    Raises
+    ------
+    InputError
+        No authority, a code that is not an authority's (``../x``, ``;touch x``), or a
+        missing data file.
     """
     cfg, base = load_config(config_path)
     code = authority or cfg.evaluation.authority
-    cfg.evaluation.data.check_files(base, code)
     if not code:
         raise InputError("no authority to run", field="--authority",
                          fix="pass --authority CODE or set evaluation.authority in the config")
+    code = checked_code(cfg, base, code)
+    cfg.evaluation.data.check_files(base, code)
     return code
