@@ -90,7 +90,8 @@ def test_small_sample_size_in_an_estimate_is_found(tmp_path):
     doc = {"estimates": [{"estimate": 0.1, "n_treated": 4, "n_control": 120}], "diagnostics": {"n_lags": 3}}
     (tmp_path / "results.json").write_text(json.dumps(doc))
     found = scan_outputs(tmp_path, identifiers=[])
-    assert [(f.location, f.detail) for f in found] == [("key 'n_treated'", "unsuppressed count 4")]
+    assert [(f.location, f.detail) for f in found] == [("key 'n_treated' at estimates[0].n_treated",
+                                                       "unsuppressed count 4")]
 
 
 def test_invalid_json_is_reported(tmp_path):

@@ -30,6 +30,7 @@ for in every text file.  Tables inside HTML are not parsed: the same tables are 
 from __future__ import annotations
 
 import fnmatch
+import html
 import json
 import math
 import re
@@ -1660,19 +1661,303 @@ def _scan_json_tables(obj: Any, rel: str, threshold: int, symbol: str, found: li
             _scan_json_tables(v, rel, threshold, symbol, found, keys)
 
 
-def _scan_csv(path: Path, rel: str, patterns: Sequence[str], threshold: int, symbol: str,
-              found: list[Finding]) -> None:
+# ---------------------------------------------------------------------- reading outputs as a reader sees them
+_BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "br", "hr", "table",
+                         "thead", "tbody", "tr", "td", "th", "caption", "pre", "blockquote", "section",
+                         "article", "header", "footer", "figure", "figcaption", "dt", "dd", "dl", "title",
+                         "body", "html", "head", "summary", "details", "img", "svg"})
+
+
+class _HTMLReader:
+    """Prose blocks and tables of an HTML page (the standard library parser; no lxml needed)."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        self.blocks: list[str] = []
+        self.tables: list[dict[str, Any]] = []
+        self.images: list[str] = []  # alt texts are read as prose; sources are checked for PNGs
+        reader = self
+        stack: list[dict[str, Any]] = []  # open tables (tables can nest)
+        buf: list[str] = []
+        skip = [0]
+
+        def flush() -> None:
+            s = re.sub(r"\s+", " ", "".join(buf)).strip()
+            buf.clear()
+            if s:
+                if stack and stack[-1]["cell"] is not None:
+                    stack[-1]["cell"].append(s)
+                elif stack and stack[-1]["caption"] is not None:
+                    stack[-1]["caption"].append(s)
+                else:
+                    reader.blocks.append(s)
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                a = dict(attrs)
+                if tag in ("style", "script"):
+                    skip[0] += 1
+                    return
+                if tag in _BLOCK_TAGS:
+                    flush()
+                if tag == "img":
+                    if a.get("alt"):
+                        reader.blocks.append(a["alt"])
+                    reader.images.append(a.get("src") or "")
+                elif tag == "table":
+                    stack.append({"rows": [], "row": None, "cell": None, "caption": None, "header": []})
+                elif stack and tag == "tr":
+                    stack[-1]["row"] = []
+                elif stack and tag in ("td", "th"):
+                    stack[-1]["cell"] = []
+                    stack[-1]["is_th"] = tag == "th"
+                elif stack and tag == "caption":
+                    stack[-1]["caption"] = []
+
+            def handle_endtag(self, tag):
+                if tag in ("style", "script"):
+                    skip[0] = max(0, skip[0] - 1)
+                    return
+                if tag in _BLOCK_TAGS:
+                    flush()
+                if not stack:
+                    return
+                t = stack[-1]
+                if tag in ("td", "th") and t["cell"] is not None:
+                    if t["row"] is None:
+                        t["row"] = []
+                    t["row"].append((" ".join(t["cell"]), t.get("is_th", False)))
+                    t["cell"] = None
+                elif tag == "tr" and t["row"] is not None:
+                    t["rows"].append(t["row"])
+                    t["row"] = None
+                elif tag == "caption" and t["caption"] is not None:
+                    reader.blocks.append(" ".join(t["caption"]))
+                    t["caption"] = None
+                elif tag == "table":
+                    reader.tables.append(stack.pop())
+
+            def handle_data(self, data):
+                if not skip[0]:
+                    buf.append(data)
+
+        p = P(convert_charrefs=True)
+        p.feed(text)
+        p.close()
+        flush()
+        while stack:
+            reader.tables.append(stack.pop())
+
+
+_COUNT_HEADER_WORDS = frozenset({"n", "count", "counts", "number", "children", "child", "families", "family",
+                                 "people", "pupils", "supported", "comparison", "treated", "matched",
+                                 "referrals", "assessed", "n_treated", "n_control"})
+_NOT_COUNT_HEADER_WORDS = frozenset({"mean", "smd", "ratio", "rate", "share", "pct", "percent", "proportion",
+                                     "estimate", "se", "ci", "lower", "upper", "p", "pvalue", "weight", "cost",
+                                     "value", "effect", "rank", "code", "id", "age", "gamma", "difference",
+                                     "change", "per", "npv", "bcr", "£", "%", "score"})
+
+
+def _header_is_count(header: str, panel_designs: set[str]) -> bool:
+    low = str(header).lower().strip()
+    if not low or _non_person_column(low, panel_designs):
+        return False
+    words = set(re.split(r"[^a-z0-9£%]+", low.replace("_", " "))) - {""}
+    if words & _NOT_COUNT_HEADER_WORDS:
+        return False
+    if fnmatch.fnmatch(low.replace(" ", "_"), "n_*") or low in PERSON_COUNT_KEYS:
+        return True
+    return bool(words & _COUNT_HEADER_WORDS)
+
+
+def _label_is_count(label: str) -> bool:
+    """A row label saying the row holds counts of people ("n_treated", "children supported").
+
+    Only labels made of person words (``"treated children"``, ``"children supported"``) or
+    sample-size keys count: ``"Children looked after"`` labels a category, whose row also
+    holds costs and quantities.
+    """
+    low = str(label).lower().strip()
+    if low in PERSON_COUNT_KEYS or low in ("n treated", "n control", "n comparison", "sample size"):
+        return True
+    if low.startswith(("number of ", "n of ", "count of ")):
+        low = low.split(" of ", 1)[1]
+    words = set(re.split(r"[^a-z]+", low)) - {""}
+    return bool(words & PERSON_NOUNS) and words <= (PERSON_NOUNS | PERSON_ADJECTIVES | {"in", "the", "cohort"})
+
+
+def _scan_html_table(table: dict[str, Any], label: str, rel: str, threshold: int, symbol: str,
+                     panel_designs: set[str], found: list[Finding]) -> None:
+    rows = table["rows"]
+    if not rows:
+        return
+    header_rows = 0
+    while header_rows < len(rows) and all(is_th for _, is_th in rows[header_rows]):
+        header_rows += 1
+    headers: list[str] = []
+    for r in rows[:header_rows]:  # the last header row names the columns; earlier ones span
+        headers = [h for h, _ in r]
+    body = rows[header_rows:]
+    width = max((len(r) for r in body), default=0)
+    if len(headers) < width:  # an index column without a header cell
+        headers = [""] * (width - len(headers)) + headers
+    count_cols = {j for j, h in enumerate(headers) if _header_is_count(h, panel_designs)}
+    for i, row in enumerate(body, start=1):
+        cells = [c for c, _ in row]
+        row_label = next((c for c in cells if c and not re.fullmatch(r"[\d.,\s%£c-]*", c)), "")
+        counting_row = _label_is_count(row_label)
+        for j, cell in enumerate(cells):
+            head = headers[j] if j < len(headers) else ""
+            where = f"{label} row {i} column {head!r}" if head else f"{label} row {i} cell {j + 1}"
+            if _is_symbol(cell, symbol):
+                continue
+            if is_small_count(cell, threshold) and (j in count_cols or (
+                    counting_row and cell != row_label and not _non_person_column(head, panel_designs))):
+                found.append(Finding(rel, where, "small count", f"unsuppressed count {cell.strip()!r}"))
+                continue
+            for _, _, v in small_counts_in_text(cell, threshold):
+                found.append(Finding(rel, where, "small count", f"count of people in text: {v} ..."))
+
+
+def _scan_prose(blocks: Iterable[tuple[str, str]], rel: str, threshold: int, found: list[Finding]) -> None:
+    for where, text in blocks:
+        for start, end, _v in small_counts_in_text(text, threshold):
+            context = text[max(0, start - 30):end + 40].replace("\n", " ")
+            found.append(Finding(rel, where, "small count", f"count of people in text: {context!r}"))
+
+
+def _scan_html(text: str, rel: str, prefix: str, threshold: int, symbol: str, panel_designs: set[str],
+               found: list[Finding], notes: list[str]) -> None:
+    page = _HTMLReader(text)
+    _scan_prose(((f"{prefix}text {k}", b) for k, b in enumerate(page.blocks, start=1)), rel, threshold, found)
+    for k, tab in enumerate(page.tables, start=1):
+        _scan_html_table(tab, f"{prefix}table {k}", rel, threshold, symbol, panel_designs, found)
+    _scan_prose(((f"{prefix}figure text {k}", t) for k, t in enumerate(svg_texts(text), start=1)), rel,
+                threshold, found)
+    n_png = len(re.findall(r"data:image/png;base64,", text))
+    if n_png:
+        notes.append(_png_note(rel, n_png))
+
+
+def _png_note(rel: str, n: int) -> str:
+    return (f"{rel}: {n} PNG image(s) not read for small counts: no OCR is installed (figures are "
+            "written as SVG, whose text is read)")
+
+
+def _scan_markdown(text: str, rel: str, prefix: str, threshold: int, symbol: str, panel_designs: set[str],
+                   found: list[Finding], notes: list[str]) -> None:
+    if "<" in text and re.search(r"<(table|p|div|img|br)\b", text):
+        _scan_html(text, rel, prefix, threshold, symbol, panel_designs, found, notes)
+        return
+    lines = text.splitlines()
+    blocks, cur, start = [], [], 1
+    for n, line in enumerate([*lines, ""], start=1):
+        if line.strip() and not line.lstrip().startswith("|"):
+            if not cur:
+                start = n
+            cur.append(line)
+            continue
+        if cur:
+            blocks.append((f"{prefix}line {start}", " ".join(cur)))
+            cur = []
+        if line.lstrip().startswith("|"):  # a Markdown table row: cells one by one
+            for c, cell in enumerate(line.strip().strip("|").split("|"), start=1):
+                blocks.append((f"{prefix}line {n} cell {c}", cell))
+    _scan_prose(blocks, rel, threshold, found)
+
+
+def _scan_notebook(doc: Any, rel: str, threshold: int, symbol: str, panel_designs: set[str],
+                   found: list[Finding], notes: list[str]) -> None:
+    def join(x: Any) -> str:
+        return "".join(x) if isinstance(x, list) else str(x or "")
+
+    for c, cell in enumerate(doc.get("cells") or [], start=1):
+        if not isinstance(cell, dict):
+            continue
+        if cell.get("cell_type") == "markdown":
+            _scan_markdown(join(cell.get("source")), rel, f"cell {c} ", threshold, symbol, panel_designs, found, notes)
+        for o, out in enumerate(cell.get("outputs") or [], start=1):
+            prefix = f"cell {c} output {o} "
+            if out.get("output_type") == "stream":
+                _scan_markdown(join(out.get("text")), rel, prefix, threshold, symbol, panel_designs, found, notes)
+                continue
+            data = out.get("data") or {}
+            if "text/html" in data:
+                _scan_html(join(data["text/html"]), rel, prefix, threshold, symbol, panel_designs, found, notes)
+            elif "text/markdown" in data:
+                _scan_markdown(join(data["text/markdown"]), rel, prefix, threshold, symbol, panel_designs, found,
+                               notes)
+            elif "text/plain" in data:
+                _scan_markdown(join(data["text/plain"]), rel, prefix, threshold, symbol, panel_designs, found,
+                               notes)
+            if "image/svg+xml" in data:
+                svg = join(data["image/svg+xml"])
+                texts = [html.unescape(re.sub(r"<[^>]+>", "", t))
+                         for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, re.DOTALL)]
+                _scan_prose(((f"{prefix}figure text {k}", t) for k, t in enumerate(texts, start=1)), rel,
+                            threshold, found)
+            if "image/png" in data:
+                notes.append(_png_note(f"{rel} {prefix.strip()}", 1))
+
+
+def _scan_results_json(doc: Any, rel: str, threshold: int, symbol: str, found: list[Finding]) -> None:
+    """Every field of a JSON output, as :func:`protect_results` defines it: what it would change is a finding."""
+    if isinstance(doc, list):
+        doc = {"items": doc}
+    if not isinstance(doc, dict):
+        return
+    original = doc
+    _, actions = _protect(doc, threshold, symbol)
+    for path, what in actions:
+        loc = path
+        m = re.match(r"^(?P<pre>.*?)\(table (?P<name>'[^']*'|\"[^\"]*\")\) row (?P<rest>.*)$", path)
+        if m:
+            loc = f"table {m.group('name')} row {m.group('rest')}"
+        elif what == "count of people":
+            loc = f"key {path.rsplit('.', 1)[-1]!r} at {path}"
+        value = _value_at(original, path)
+        detail = f"unsuppressed count {value!r}" if is_small_count(value, threshold) else what
+        found.append(Finding(rel, loc, "small count", detail))
+
+
+def _value_at(doc: Any, path: str) -> Any:
+    m = re.match(r"^(?P<pre>.*?)\(table .*\) row (?P<row>\d+) column '(?P<col>[^']*)'$", path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if m:
+            tab = _value_at(doc, m.group("pre"))
+            return tab["data"][int(m.group("row")) - 1][m.group("col")]
+        cur = doc
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+            cur = cur[int(part[1:-1])] if part.startswith("[") else cur[part]
+        return cur
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _scan_csv(path: Path, rel: str, patterns: Sequence[str], threshold: int, symbol: str,
+              found: list[Finding], panel_designs: set[str] | None = None, sep: str = ",") -> None:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
     except Exception as exc:  # noqa: BLE001 - a malformed CSV is itself a finding
         found.append(Finding(rel, "file", "unreadable", f"could not read as CSV ({exc.__class__.__name__})"))
         return
-    cols = [c for c in df.columns if any(fnmatch.fnmatch(str(c).lower(), p) for p in patterns)]
+    panel = panel_designs if panel_designs is not None else set()
+    cols = [c for c in df.columns if any(fnmatch.fnmatch(str(c).lower(), p) for p in patterns)
+            and not _non_person_column(c, panel)]
     for c in cols:
         for i, v in enumerate(df[c]):
             if _small(v, threshold, symbol):
                 found.append(Finding(rel, f"line {i + 2} column {c!r}", "small count",
                                      f"unsuppressed count {v!r}"))
+    for c in df.columns:
+        if c in cols:
+            continue
+        for i, v in enumerate(df[c]):
+            if isinstance(v, str) and re.search(r"[A-Za-z]", v):
+                for _, _, n in small_counts_in_text(v, threshold):
+                    found.append(Finding(rel, f"line {i + 2} column {c!r}", "small count",
+                                         f"count of people in text: {n} ..."))
 
 
 def scan_outputs(
@@ -1684,8 +1969,28 @@ def scan_outputs(
     symbol: str = "c",
     min_identifier_length: int = 4,
     json_count_keys: Sequence[str] = ("n_treated", "n_control"),
+    notes: list[str] | None = None,
 ) -> list[Finding]:
-    """Scan every file of an output folder for record-level identifiers and small counts.
+    """Scan every file of an output folder for record-level identifiers and counts of 1 to ``threshold``.
+
+    What is read, and how a count of people is told from other numbers:
+
+    * **HTML** (and the HTML outputs of an ipynb): prose, read sentence by sentence with
+      :func:`small_counts_in_text` ("5 treated", "4 comparison children", "3 children"),
+      image ``alt`` texts and table captions too; **tables**, where a column whose header
+      names a count (``n``, ``n_*``, ``count``, ``children``, ``supported``, ``comparison``
+      ...) or a row whose label does (``n_treated``, ``children supported``) holds counts,
+      and every cell's text is read as prose; columns of authorities, months, indicators,
+      ranks and of designs over authorities or months (``did_2x2``, ``its`` ...) are not
+      counts of people;
+    * **SVG figures** embedded in HTML or ipynb: the words of their ``<text>`` elements, as
+      prose (a tick label ``5`` is no finding; a legend ``n = 5`` or ``5 children`` is);
+    * **PNG images** are not read (no OCR is installed): each is recorded in ``notes``;
+    * **ipynb**: Markdown cells, stream outputs and every output as above;
+    * **JSON**: every field as :func:`protect_results` defines it (whatever it would
+      suppress is a finding), plus the disclosed-table convention above;
+    * **CSV/TSV**: columns named like counts (``count_fields``), and prose in text cells;
+    * **Markdown/text**: prose.  YAML and logs are searched for identifiers only.
 
     Parameters
     ----------
@@ -1703,8 +2008,10 @@ def scan_outputs(
     min_identifier_length : int, default 4
         Shorter identifiers are refused: they would match ordinary numbers and words.
     json_count_keys : sequence of str, default ("n_treated", "n_control")
-        Keys of any JSON object whose value is a count of children (an estimate's
-        sample sizes): 1..threshold there is a finding too.
+        Kept for compatibility: JSON keys that count people are those of
+        :data:`PERSON_COUNT_KEYS`, which include these.
+    notes : list of str, optional
+        If given, what could not be checked (PNG images without OCR) is appended to it.
 
     Returns
     -------
@@ -1738,11 +2045,17 @@ def scan_outputs(
             fix="pass the record-level identifiers as they appear in the input (child ids, "
             "UPNs), or lower min_identifier_length knowingly",
         )
+    extra_keys = [k for k in json_count_keys if k not in PERSON_COUNT_KEYS]
+    panel_designs = _child_designs()
+    notes = notes if notes is not None else []
     found: list[Finding] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = str(path.relative_to(root))
         suffix = path.suffix.lower()
-        if suffix not in _TEXT_SUFFIXES:
+        if suffix == ".png":
+            notes.append(_png_note(rel, 1))
+            continue
+        if suffix not in _TEXT_SUFFIXES and suffix != ".svg":
             continue
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -1765,11 +2078,23 @@ def scan_outputs(
             try:
                 doc = json.loads(text)
             except json.JSONDecodeError:
-                if suffix == ".json":
-                    found.append(Finding(rel, "file", "unreadable", "not valid JSON"))
+                found.append(Finding(rel, "file", "unreadable", f"not valid {suffix[1:].upper()}"))
                 continue
-            _scan_json_tables(doc, rel, threshold, symbol, found, json_count_keys)
+            if suffix == ".ipynb" and isinstance(doc, dict) and "cells" in doc:
+                _scan_notebook(doc, rel, threshold, symbol, panel_designs, found, notes)
+            else:
+                _scan_results_json(doc, rel, threshold, symbol, found)
+                if extra_keys:
+                    _scan_json_tables(doc, rel, threshold, symbol, found, extra_keys)
+        elif suffix in (".html", ".htm"):
+            _scan_html(text, rel, "", threshold, symbol, panel_designs, found, notes)
+        elif suffix == ".svg":
+            texts = [html.unescape(re.sub(r"<[^>]+>", "", t))
+                     for t in re.findall(r"<text\b[^>]*>(.*?)</text>", text, re.DOTALL)]
+            _scan_prose(((f"figure text {k}", t) for k, t in enumerate(texts, start=1)), rel, threshold, found)
         elif suffix in (".csv", ".tsv"):
-            if suffix == ".csv":
-                _scan_csv(path, rel, count_fields, threshold, symbol, found)
+            _scan_csv(path, rel, count_fields, threshold, symbol, found, panel_designs,
+                      sep="\t" if suffix == ".tsv" else ",")
+        elif suffix in (".md", ".txt"):
+            _scan_markdown(text, rel, "", threshold, symbol, panel_designs, found, notes)
     return found
