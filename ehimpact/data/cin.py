@@ -337,6 +337,14 @@ def read_cin(
         for name, keys in _KEYS.items():
             tables[name] = tables[name].drop_duplicates(keys, keep="last")
     census = pd.DataFrame([_census_row(h, t) for t, h in parts], columns=CENSUS_COLUMNS)
+    years = sorted(h.year for h in headers if h.year is not None)
+    gap = sorted(set(range(years[0], years[-1] + 1)) - set(years)) if years else []
+    if gap:  # a year missing between two others: its referrals and closures are not known
+        later = next(h for h in headers if h.year is not None and h.year > gap[0])
+        report.add(file=later.path, record="Header", field="Year",
+                   problem="no census file for collection year(s) "
+                   + ", ".join(str(y) for y in gap) + f" between {years[0]} and {years[-1]}",
+                   action="ignored")
     lea = next((h.lea for h in reversed(headers) if h.lea), None)
     code = expected[0] if expected else lea_gss
     return CINData(**{k: v.reset_index(drop=True) for k, v in tables.items()},
