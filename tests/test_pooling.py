@@ -258,3 +258,29 @@ def test_homogeneous_estimates_give_zero_tau2_and_fixed_effect():
         assert res.tau2 == 0.0 and res.i2 == 0.0 and res.q == pytest.approx(0.0, abs=1e-20)
         assert_allclose(res.se, 1 / math.sqrt(np.sum(1 / se**2)), rtol=1e-12)
         assert "varied little" in res.summary()
+
+
+@pytest.mark.parametrize("knha", [True, False, "adhoc"])
+def test_identical_estimates_give_a_clear_result_not_zero_division(knha):
+    """Three copies of one region-wide estimate (issue 14): no ZeroDivisionError, a finite CI and a warning."""
+    df = pd.DataFrame({"label": list("ABC"), "estimate": [-0.2799] * 3, "se": [0.9354] * 3})
+    res = eh.pool(df, knha=knha)
+    assert res.estimate == pytest.approx(-0.2799)
+    assert res.tau2 == 0.0 and res.i2 == 0.0
+    assert_allclose(res.se, 0.9354 / math.sqrt(3), rtol=1e-12)  # the standard SE, never 0
+    assert res.ci[0] < res.estimate < res.ci[1] and math.isfinite(res.pvalue)
+    if knha:  # t on k - 1 = 2 df
+        assert_allclose(res.ci[1] - res.estimate, 4.302652729911275 * res.se, rtol=1e-9)
+    assert any("identical" in w and "region-wide" in w for w in res.warnings)
+
+
+def test_knha_with_no_residual_variation_uses_the_standard_se():
+    """Equal estimates with different SEs: the HKSJ scale is 0, so its CI would have zero width."""
+    se = np.array([0.01, 0.02, 0.015])
+    res = eh.pool(pd.DataFrame({"estimate": [0.05] * 3, "se": se}), knha=True)
+    assert_allclose(res.se, 1 / math.sqrt(np.sum(1 / se**2)), rtol=1e-12)
+    assert res.ci[1] - res.ci[0] > 0
+    assert any("Hartung-Knapp" in w for w in res.warnings)
+    # with real variation the HKSJ SE is used as before
+    res2 = eh.pool(pd.DataFrame({"estimate": [0.05, 0.01, -0.02], "se": se}), knha=True)
+    assert not any("Hartung-Knapp" in w for w in res2.warnings)

@@ -576,12 +576,29 @@ def pool(
     mu = float(np.sum(w * y) / w.sum())
     se_mu = math.sqrt(1.0 / w.sum())
     df: float | None = None
+    warnings: list[str] = []
+    identical = bool(np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))))
+    if identical:
+        warnings.append(
+            f"all {k} estimates are identical: there is no variation between {noun} to estimate. "
+            "Identical estimates are often copies of one region-wide estimate (a panel design such "
+            "as twfe run once for the whole region), which must be reported once, not pooled"
+        )
     if knha:
         s2w = float(np.sum(w * (y - mu) ** 2) / (k - 1))
         se_plain = se_mu
-        se_mu = math.sqrt(s2w / w.sum())
+        se_mu = math.sqrt(s2w / w.sum()) if math.isfinite(s2w) else float("nan")
         if knha == "adhoc":  # never narrower than the standard SE (metafor test="adhoc")
             se_mu = max(se_mu, se_plain)
+        elif identical or not se_mu > 1e-8 * se_plain:
+            # no residual variation at all: the Hartung-Knapp scale is 0 and its interval would
+            # have width 0 (metafor reports se = 0).  Use the standard SE with the t quantile instead.
+            se_mu = se_plain
+            warnings.append(
+                "the Hartung-Knapp-Sidik-Jonkman scale is zero (the estimates do not vary around the "
+                "pooled mean), so its interval would have zero width; the standard error is used "
+                f"with a t distribution on {k - 1} df instead (as metafor's test=\"adhoc\")"
+            )
         df = k - 1
     c_ci = _crit(level, df)
     lo, hi = mu - c_ci * se_mu, mu + c_ci * se_mu
@@ -600,7 +617,6 @@ def pool(
     first = ests[0] if ests else None
     estimands = {e.estimand for e in ests} if ests else set()
     outcomes = {e.outcome for e in ests} if ests else set()
-    warnings: list[str] = []
     if k < 5 and not knha:
         warnings.append(
             f"only {k} {noun}: the normal-based interval is too narrow with so few; "
