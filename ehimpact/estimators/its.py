@@ -1154,15 +1154,18 @@ def its(
     absolute_level = (step_fit - cfm[i0]) * scale_rate
     relative_level = (step_fit - cfm[i0]) / cfm[i0] if cfm[i0] != 0 else float("nan")
 
-    # events averted over the post period: sum of (counterfactual - observed), observed held fixed, so
-    # the delta-method variance is that of the summed counterfactual (Bernal, Cummins & Gasparrini 2017)
+    # events averted over the post period: sum of (counterfactual - observed).  With an intercept-shift
+    # term and a canonical link (OLS, Poisson) the fitted values add up to the observed over the post
+    # period, so this equals sum(counterfactual - fitted), the contrast of the intervention terms whose
+    # delta-method variance gives the interval; with other fits (negbin, AR errors) it is the same
+    # contrast's interval, centred on the observed sum.
     pm = (tt >= k_first) & in_fit[tr] & np.isfinite(y[tr])
     observed_post = y[tr][pm]
     averted = float(np.sum(cfm[pm] - observed_post))
     if log_link:
-        grad = (cfm[pm][:, None] * Xcf[pm]).sum(axis=0)
+        grad = (cfm[pm][:, None] * Xcf[pm] - fitted[pm][:, None] * Xt[pm]).sum(axis=0)
     else:
-        grad = Xcf[pm].sum(axis=0)
+        grad = (Xcf[pm] - Xt[pm]).sum(axis=0)
     _, av_se_g, av_df = contrast(grad)
     av_se = float(av_se_g[0])
     (av_lo, av_hi), av_p = _wald(averted, av_se, level, df=None if av_df is None else float(av_df[0]))
@@ -1170,11 +1173,22 @@ def its(
     n_pre = int(((tt < starts[0]) & in_fit[tr]).sum())
     period = _FREQ_WORDS.get(tl.freq if tl.is_date else None, "period")
     ev_label = event_label or (outcome_label or outcome)
+    av_warn = []
+    cf_total, obs_total = float(np.sum(cfm[pm])), float(np.sum(observed_post))
+    if n_post > n_pre or (obs_total > 0 and cf_total > 2 * obs_total):
+        # a (log-)linear pre-trend projected far beyond the months it was estimated from can dwarf the
+        # observed counts: e.g. 12 pre months projected over 36 (the cause of "6,060 averted" for an
+        # authority with about 400 events after the change)
+        av_warn.append(
+            f"the counterfactual projects a trend estimated from {n_pre} {period}s before the change over "
+            f"{n_post} {period}s after it (it expects {_round_count(cf_total)} {ev_label} where "
+            f"{_round_count(obs_total)} were observed): events averted rest on that projection; read the level "
+            "change, and compare over a post period no longer than the pre period")
     averted_est = Estimate(
         estimate=averted, se=av_se, ci=(av_lo, av_hi), pvalue=av_p, estimand="events averted over the post period",
         method="counterfactual minus observed, summed over the post period; delta-method CI",
         n_treated=n_post, n_control=n_pre, outcome=outcome, outcome_label=f"cumulative {ev_label} averted",
-        scale="count", level=level, units="months", subject=subject,
+        scale="count", level=level, units="months", subject=subject, warnings=av_warn,
     )
 
     slope_est = None

@@ -386,6 +386,8 @@ def step8(ev: Evaluation, sec: Section) -> None:
             results.append((name, est))
             sec.say(f"**{name[:1].upper() + name[1:]}:** " + _headline(ev, est, key))
             extra = [est.averted_words()] if hasattr(est, "averted_words") else []
+            averted = getattr(est, "averted", None)
+            extra += [f"Caution: {w}." for w in getattr(averted, "warnings", [])]
             pre = pretrend_sentence(est)
             if pre:
                 extra.append(pre)
@@ -692,7 +694,8 @@ def pretrend_sentence(est: Estimate, what: str | None = None) -> str | None:
             p = float(pt["pvalue"])
             if not np.isfinite(p):
                 continue
-            df = f" on {int(pt['df'])} degrees of freedom" if pt.get("df") else ""
+            df = f" on {int(pt['df'])} degrees of freedom" if isinstance(pt.get("df"), int | float) \
+                and pt.get("df") else ""
             return (f"Pre-trend test ({what or 'every effect before adoption jointly zero'}{df}): "
                     f"p = {fmt_p(p)}: {'no evidence' if p > 0.05 else 'evidence'} that adopters and comparison "
                     "authorities were already diverging before adoption.")
@@ -782,6 +785,7 @@ def estimate_prose(ev: Evaluation, est: Estimate, key: str) -> str:
         words = est.averted_words()
         if words:
             lines.append(words)
+        lines.extend(f"Caution: {w}." for w in getattr(getattr(est, "averted", None), "warnings", []))
     lines.append(f"Estimand: {est.estimand}; method: {est.method}; {sample_text(est, ev.count)}; "
                  f"p = {fmt_p(est.pvalue)}.")
     policy = ev.policy(key)
