@@ -81,9 +81,11 @@ def test_to_dict_is_json_safe_and_carries_counts_not_values(children, tmp_path):
         assert secret not in text
     assert all(set(p) == {"column", "kind", "problem", "n_rows", "severity", "fix"}
                for p in summary["problems"])
-    # the local report may show the offending *codes* of a category column, nothing else
-    assert report.set_index("kind").loc["not_allowed", "examples"] == "F"
+    # no value of any cell, not even a category column's codes (free text may identify a
+    # child: issue 16); the unknown values are counted instead
+    assert report.set_index("kind").loc["not_allowed", "examples"] == ""
     assert report.set_index("kind").loc["wrong_type", "examples"] == ""
+    assert '"F"' not in report.to_text() and "found:" not in report.to_text()
 
 
 def test_clean_data_passes_and_warnings_do_not_block(children):
@@ -132,7 +134,8 @@ def test_authority_panel_rules():
     bad.loc[bad.index[:1], "re_referrals"] = bad.loc[bad.index[:1], "referrals"] + 1
     bad = pd.concat([bad, bad.iloc[[5]]])
     report = validate(bad, "authority_panel")
-    assert set(report["kind"]) == {"rule", "duplicate_key"}
+    # the appended copy of row 5 is a repeated key and a repeated whole row
+    assert set(report["kind"]) == {"rule", "duplicate_key", "duplicate_row"}
     assert report["problem"].str.contains("adopted is 0").any()
     assert report["problem"].str.contains("more re-referrals").any()
 

@@ -183,8 +183,8 @@ class ReadReport:
 
 _EARLIEST = pd.Timestamp("1900-01-01")  # hard limits: beyond them a cell is a typo or overflows
 _LATEST = pd.Timestamp("2099-12-31")
-#: Dates before this are implausible in a children's services record, on every route
-#: (readers exclude or blank them; :mod:`ehimpact.data.validate` reports them as errors).
+#: Dates before this are implausible in a child-level table (:mod:`ehimpact.data.validate`
+#: reports them as errors on every route that validates a table).
 EARLIEST_DATE = pd.Timestamp("1990-01-01")
 #: Dates more than this many years after today are implausible, on every route.
 LATEST_YEARS_AHEAD = 1
@@ -277,8 +277,11 @@ def parse_dates(
         Problems are added here.
     required : bool
         A blank or invalid required date excludes the record; an invalid optional
-        date is set to missing.  A date before :data:`EARLIEST_DATE` or more than
-        :data:`LATEST_YEARS_AHEAD` year(s) after today counts as invalid.
+        date is set to missing.  A year before 1900 or after 2099 counts as invalid (a
+        typo).  The stricter plausible range (:data:`EARLIEST_DATE`, today plus
+        :data:`LATEST_YEARS_AHEAD` years) is :mod:`ehimpact.data.validate`'s, for tables:
+        a reader keeps what the return holds (the DfE's own sample census file is dated
+        1970).
     label : str, optional
         Field name to show in the report (defaults to ``column``).
 
@@ -299,7 +302,7 @@ def parse_dates(
     parsed = parsed.where(~is_cell, cells)
     invalid = ~blank & ~is_cell & parsed.isna()
     # a year such as 1023 or 9999 parses but is a typo (and beyond datetime64[ns])
-    implausible = (~blank & parsed.notna() & ~parsed.between(EARLIEST_DATE, latest_date())) | (
+    implausible = (~blank & parsed.notna() & ~parsed.between(_EARLIEST, _LATEST)) | (
         is_cell & cells.isna())
     dates = parsed.where(~implausible).astype("datetime64[ns]")
     name = label or column
@@ -311,7 +314,7 @@ def parse_dates(
                    problem=f"not a valid date in {human} format", action=action)
     for rec in frame.loc[implausible, "_record"]:
         report.add(file=file, record=rec, field=name,
-                   problem=f"implausible date ({plausible_range_text()})",
+                   problem=f"implausible date (outside {_EARLIEST.year}-{_LATEST.year})",
                    action=action)
     invalid |= implausible
     bad = pd.Series(False, index=frame.index)

@@ -7,8 +7,16 @@ values outside the allowed values or range, missing required values, duplicate k
 impossible date orders and broken cross-field rules.  Nothing stops at the first
 problem, so one run tells the user everything to fix.
 
-The report never carries record values into :meth:`ValidationReport.to_dict` (the form
-that goes into ``results.json``): only column names, problem descriptions and counts.
+The report never carries record values: only column names, problem descriptions, row
+numbers and counts.  In particular a category column's unknown values are counted, never
+shown (free text in a covariate may be a name or an id), and a number column's text is
+counted, never shown.
+
+Every route applies the same checks (issue 16): a table against its dictionary
+(:func:`validate`), and :func:`validate_file` on a table, a CIN census XML file or
+folder, an SSDA903 folder, an Ofsted Annex A workbook or a local export read through
+its mapping.  Dates before :data:`EARLIEST_DATE` or more than
+:data:`LATEST_YEARS_AHEAD` year(s) after today are implausible everywhere.
 
 Examples
 --------
@@ -33,9 +41,24 @@ import numpy as np
 import pandas as pd
 
 from ehimpact.data.dictionary import Dictionary, Field, get, normalise_name
+from ehimpact.data.read_report import (
+    EARLIEST_DATE,
+    LATEST_YEARS_AHEAD,
+    ReadReport,
+    latest_date,
+    plausible_range_text,
+)
 from ehimpact.errors import InputError, format_rows
 
-__all__ = ["ValidationReport", "validate", "validate_file", "coerce", "parse_date_column"]
+__all__ = ["ValidationReport", "validate", "validate_file", "coerce", "parse_date_column",
+           "EARLIEST_DATE", "LATEST_YEARS_AHEAD", "MAX_EXCLUDED_SHARE", "ROUTES"]
+
+#: A file whose excluded share of records passes this fails ``validate_file`` (issue 12's
+#: default threshold for stopping a run).
+MAX_EXCLUDED_SHARE = 0.02
+#: What :func:`validate_file` can check, by ``kind``.
+ROUTES = ("table", "cin", "ssda903", "annex_a", "export")
+_MAX_COUNTS_SHOWN = 10
 
 _COLUMNS = ["column", "problem", "rows", "n_rows", "fix", "severity", "kind", "examples"]
 _TRUE = {"1", "true", "t", "yes", "y"}
@@ -54,7 +77,7 @@ class ValidationReport(pd.DataFrame):
     Derived frames (slices, filters) are plain DataFrames.
     """
 
-    _metadata = ["dictionary_name", "n_checked"]
+    _metadata = ["dictionary_name", "n_checked", "route", "summary_lines"]
 
     @property
     def _constructor(self) -> type[pd.DataFrame]:
@@ -76,15 +99,22 @@ class ValidationReport(pd.DataFrame):
         return not bool((self["severity"] == "error").any())
 
     def to_text(self) -> str:
-        """The report as plain text, for the command line."""
+        """The report as plain text, for the command line (with the read summary, if any)."""
         name = getattr(self, "dictionary_name", "?")
         n = getattr(self, "n_checked", None)
-        head = f"Validation against the {name!r} data dictionary"
-        head += f" ({n:,} rows checked)" if n is not None else ""
+        route = getattr(self, "route", None)
+        if route in (None, "table"):
+            head = f"Validation against the {name!r} data dictionary"
+            head += f" ({n:,} rows checked)" if n is not None else ""
+        else:
+            head = f"Read check of {name}"
+            head += f" ({n:,} records read)" if n is not None else ""
+        summary = list(getattr(self, "summary_lines", None) or [])
         if len(self) == 0:
-            return head + ": no problems found."
+            return "\n".join([head + ": no problems found.", *summary])
         lines = [
             head + f": {len(self.errors)} error(s), {len(self.warnings)} warning(s).",
+            *summary,
         ]
         for rec in self.to_records_list():
             rows = f" [rows {rec['rows']}]" if rec["rows"] else ""
@@ -378,8 +408,9 @@ def _validate(
                 "binary": "not 0 or 1",
                 "boolean": "not true/false",
             }.get(f.type, "unreadable value")
-            out.add(name, f"{what}", f"correct the values so the column is of type {f.type}",
-                    mask=unreadable, kind="wrong_type")
+            out.add(name, f"{int(unreadable.sum()):,} cell(s) {what.replace('not ', 'are not ', 1)}",
+                    f"correct the values so the column is of type {f.type} (text in a number "
+                    "column is never read as a category)", mask=unreadable, kind="wrong_type")
         if not f.nullable and (blank.any()):
             out.add(name, "required value is blank", f"fill in {name} on every row",
                     mask=blank, kind="missing_value")
@@ -388,11 +419,15 @@ def _validate(
             text = val.astype("string")
             bad = text.notna() & ~text.isin(allowed)
             if bad.any():
-                codes = sorted(text[bad].unique().tolist())
-                examples = [c[:20] for c in codes[:3]]
-                out.add(name, f"{len(codes)} value(s) not in the allowed list",
-                        "use one of: " + ", ".join(map(str, f.allowed)), mask=bad,
-                        kind="not_allowed", examples=examples)
+                counts = text[bad].value_counts().tolist()  # counts only: values may identify
+                shown = ", ".join(f"{c:,}" for c in counts[:_MAX_COUNTS_SHOWN])
+                if len(counts) > _MAX_COUNTS_SHOWN:
+                    shown += f" and {len(counts) - _MAX_COUNTS_SHOWN:,} more"
+                out.add(name, f"{int(bad.sum()):,} cell(s) hold {len(counts):,} value(s) not in the "
+                        f"allowed list (cells per unknown value: {shown}; the values are not shown, "
+                        "as free text may identify a child)",
+                        "use one of: " + ", ".join(map(str, f.allowed)) + " (map the export's "
+                        "codes to these in the column mapping)", mask=bad, kind="not_allowed")
         if f.pattern is not None:
             text = val.astype("string")
             bad = text.notna() & ~text.str.match(re.compile(f.pattern)).fillna(False)
@@ -423,13 +458,40 @@ def _validate(
                     "check the values (unit: " + (f.unit or "none") + ")",
                     mask=bad.to_numpy(), kind="out_of_range")
 
-    # 3. duplicate keys
+    # 2b. dates no children's services record can hold (every route: see read_report)
+    latest = latest_date()
+    for name, val in typed.items():
+        if d.fields[name].type != "date":
+            continue
+        bad = ((val < EARLIEST_DATE) | (val > latest)).fillna(False).astype(bool)
+        if bad.any():
+            out.add(name, f"{int(bad.sum()):,} date(s) {plausible_range_text()}: not plausible",
+                    "check the dates (a year typed wrongly, or a placeholder such as 01/01/1900 "
+                    "or 31/12/2100 for 'not known': leave those blank)", mask=bad.to_numpy(),
+                    kind="implausible_date")
+
+    # 3. duplicate keys and duplicated rows
+    key_dup = None
     if d.keys and all(k in typed for k in d.keys):
         keys = pd.DataFrame({k: typed[k] for k in d.keys})
-        dup = keys.duplicated(keep=False) & keys.notna().all(axis=1)
-        out.add(", ".join(d.keys), "duplicate key: more than one row has the same "
-                + " + ".join(d.keys), "keep one row per key (remove or merge duplicates)",
-                mask=dup.to_numpy(), kind="duplicate_key")
+        key_dup = keys.duplicated(keep=False) & keys.notna().all(axis=1)
+        if key_dup.any():
+            n_keys = int(keys[key_dup].drop_duplicates().shape[0])
+            out.add(", ".join(d.keys), f"duplicate key: {n_keys:,} {' + '.join(d.keys)} value(s) "
+                    f"appear on more than one row ({int(key_dup.sum()):,} rows)",
+                    "keep one row per key (remove or merge duplicates)",
+                    mask=key_dup.to_numpy(), kind="duplicate_key")
+    # whole rows repeated (an export appended twice); a repeated row repeats its key, so
+    # only rows with a repeated key need hashing when the dictionary has keys
+    pos = np.arange(len(data)) if key_dup is None else np.flatnonzero(key_dup.to_numpy())
+    if len(pos):
+        copies = data.iloc[pos].astype(str).duplicated(keep="first").to_numpy()
+        if copies.any():
+            mask = np.zeros(len(data), dtype=bool)
+            mask[pos[copies]] = True
+            out.add("(whole row)", f"{int(copies.sum()):,} row(s) are exact copies of an earlier row",
+                    "remove the repeated rows (was the export appended twice?)",
+                    mask=mask, kind="duplicate_row")
 
     # 4. date order
     for rule in d.date_order:
@@ -470,37 +532,219 @@ def _validate(
 
 
 def validate_file(
-    path: str | Path, dictionary: str = "child_level", *, sheet: str | int | None = None
+    path: str | Path,
+    dictionary: str | None = None,
+    *,
+    mapping: str | Path | dict[str, Any] | None = None,
+    kind: str | None = None,
+    sheet: str | int | None = None,
+    salt: str | None = None,
+    max_excluded_share: float = MAX_EXCLUDED_SHARE,
 ) -> ValidationReport:
-    """Validate a CSV, Parquet or Excel file against a dictionary (``ehimpact validate``).
-
-    Row labels in the report are spreadsheet line numbers (the header is line 1).
-    Unlike :func:`ehimpact.data.load`, direct identifiers do not stop the check: they are
-    reported with every other problem.
+    """Check any input an evaluation reads (``ehimpact validate``).
 
     Parameters
     ----------
     path : str or Path
-        The file.
-    dictionary : str, default "child_level"
+        A CSV, Parquet or Excel table; a CIN census XML file, or a folder of them; an
+        SSDA903 folder; an Ofsted Annex A workbook; or a local early-help export (with
+        ``mapping``).
+    dictionary : str, optional
+        For tables: ``"child_level"`` (default), ``"authority_panel"`` or
+        ``"core_dataset"``.  Ignored by the other routes.
+    mapping : path or dict, optional
+        The column mapping of a local export; implies ``kind="export"``.
+    kind : {"table", "cin", "ssda903", "annex_a", "export"}, optional
+        What ``path`` is.  Detected when not given: a mapping means an export; a folder
+        of ``.xml`` files, or an XML file, is CIN; another folder is SSDA903; a workbook
+        with sheets named ``List 1`` ... is Annex A; a CSV whose header line is an
+        SSDA903 Episodes or Header table is SSDA903; anything else is a table.
     sheet : str or int, optional
-        Excel sheet (default: the first).
+        Excel sheet of a table (default: the first).
+    salt : str, optional
+        Hash secret for child ids (``$EHIMPACT_SALT``, else a random one: ids are never
+        shown by a check).
+    max_excluded_share : float, default 0.02
+        A file (or table within it) whose excluded share of records passes this is an
+        error, as it stops a run.
 
     Returns
     -------
     ValidationReport
+        For a table, the dictionary validation (row labels are spreadsheet line numbers:
+        the header is line 1; direct identifiers are reported, not refused).  For the
+        other routes, one row per reason records were excluded or values blanked
+        (warnings, with counts and record positions, never values) and an error per file
+        whose excluded share passes ``max_excluded_share``; ``summary_lines`` holds the
+        read summary (records read, kept and excluded per file; census years; Annex A
+        coverage) that :meth:`ValidationReport.to_text` prints first.
 
     Raises
     ------
     InputError
-        If the file cannot be found or read, or the dictionary is unknown.
+        If the file cannot be found or read, the dictionary or kind is unknown, or the
+        reader stops (a truncated XML file, dates in two formats in one column, an
+        unknown code in an export, ...).
+
+    Examples
+    --------
+    >>> validate_file("returns/cin_2024.xml").ok                        # doctest: +SKIP
+    >>> validate_file("eh.xlsx", mapping="mapping.yaml").to_text()      # doctest: +SKIP
     """
+    p = Path(path)
+    if kind is None:
+        kind = _detect_kind(p, mapping)
+    if kind not in ROUTES:
+        raise InputError(f"unknown kind {kind!r}", field="kind", fix=f"use one of {', '.join(ROUTES)}")
+    if kind == "table":
+        return _validate_table(p, dictionary or "child_level", sheet)
+    if not p.exists():
+        raise InputError(f"not found: {p}", field="path",
+                         fix="check the path (relative paths are read from the current folder)")
+    import os
+    import secrets
+
+    key = salt or os.environ.get("EHIMPACT_SALT") or secrets.token_hex(16)
+    lines: list[str] = []
+    if kind == "cin":
+        from ehimpact.data.cin import read_cin
+
+        source: Any = p
+        if p.is_dir():
+            source = sorted(p.glob("*.xml"))
+            if not source:
+                raise InputError(f"no .xml files in {p}", field="path",
+                                 fix="point at a CIN census XML file or a folder of them")
+        data = read_cin(source, salt=key)
+        report, name = data.report, "CIN census"
+        years = getattr(data, "collection_years", None)
+        if years:
+            lines.append(f"  census collection years: {', '.join(map(str, years))}")
+            missing = data.missing_years() if hasattr(data, "missing_years") else []
+            if missing:
+                lines.append(f"  years missing between them: {', '.join(map(str, missing))}")
+        lines.append(f"  children: {len(data.children):,}; referrals: {len(data.referrals):,}")
+    elif kind == "ssda903":
+        from ehimpact.data.ssda903 import read_ssda903
+
+        source = p
+        if p.is_file():  # one table of the return, recognised by its header line
+            from ehimpact.data.ssda903 import _identify
+
+            table = _identify(p)
+            if table not in ("episodes", "header"):
+                raise InputError(f"{p.name} is not an SSDA903 Episodes or Header table",
+                                 field="path", fix="point at the return's folder or its Episodes CSV")
+            source = {table: p}
+        lac = read_ssda903(source, salt=key)
+        report, name = lac.report, "SSDA903 return"
+        lines.append(f"  episodes: {len(lac.episodes):,}; children looked after (RNE = S starts): "
+                     f"{len(lac.events()):,}")
+    elif kind == "annex_a":
+        from ehimpact.data.annex_a import read_annex_a
+
+        annex = read_annex_a(p, salt=key)
+        report, name = annex.report, "Ofsted Annex A workbook"
+        for row in annex.coverage.itertuples(index=False):
+            span = (f"{row.earliest.date()} to {row.latest.date()}" if pd.notna(row.earliest)
+                    else "no dates")
+            lines.append(f"  list {row.list} ({row.name}): {row.n_rows:,} rows, {row.date_field} "
+                         f"{span}")
+    else:
+        from ehimpact.data.mapping import read_local_export
+
+        if mapping is None:
+            raise InputError("a local export needs its column mapping", field="--mapping",
+                             fix="pass --mapping mapping.yaml (see config/mapping_example.yaml)")
+        export = read_local_export(p, mapping, salt=key)
+        report, name = export.report, "local early-help export"
+        if export.dropped:
+            lines.append(f"  columns not read (never loaded): {len(export.dropped)}")
+    out = _read_report_rows(report, max_excluded_share)
+    summary = [f"  {file} {table}: {c['read']:,} read, {c['kept']:,} kept, {c['excluded']:,} excluded"
+               for file, tables in report.counts.items() for table, c in tables.items()]
+    result = ValidationReport(pd.DataFrame(out, columns=_COLUMNS))
+    result.dictionary_name = f"{name} {p.name}"
+    result.route = kind
+    result.n_checked = sum(c["read"] for t in report.counts.values() for c in t.values())
+    result.summary_lines = summary + lines
+    return result
+
+
+def _detect_kind(p: Path, mapping: Any) -> str:
+    if mapping is not None:
+        return "export"
+    if p.is_dir():
+        return "cin" if any(p.glob("*.xml")) and not any(p.glob("*.csv")) else "ssda903"
+    if not p.is_file():
+        return "table"  # read_table names the missing file
+    from ehimpact.data.load import sniff
+
+    found = sniff(p)
+    if found == "xml" or (p.suffix.lower() == ".xml" and found in ("text", "xml")):
+        return "cin"
+    if found == "text" and p.suffix.lower() in (".csv", ".txt"):
+        from ehimpact.data.ssda903 import _identify
+
+        try:
+            if _identify(p) in ("episodes", "header"):
+                return "ssda903"
+        except InputError:
+            pass
+    if found == "zip" and p.suffix.lower() in (".xlsx", ".xlsm"):
+        from ehimpact.data.annex_a import _SHEET
+
+        try:
+            import openpyxl
+
+            book = openpyxl.load_workbook(p, read_only=True)
+            names = book.sheetnames
+            book.close()
+        except Exception:  # noqa: BLE001 - read_table reports the damaged workbook
+            return "table"
+        if sum(bool(_SHEET.match(n)) for n in names) >= 2:
+            return "annex_a"
+    return "table"
+
+
+def _validate_table(p: Path, dictionary: str, sheet: str | int | None) -> ValidationReport:
     from ehimpact.data.load import read_table
 
     get(dictionary)  # unknown dictionary names fail before reading the file
-    frame = read_table(path, sheet=sheet)
+    frame = read_table(p, sheet=sheet)
     frame.index = pd.RangeIndex(2, len(frame) + 2)
-    return validate(frame, dictionary)
+    report = validate(frame, dictionary)
+    report.route = "table"
+    return report
+
+
+def _read_report_rows(report: ReadReport, limit: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    kinds = {"record excluded": "excluded", "duplicate excluded": "duplicate",
+             "value set to missing": "set_missing", "ignored": "ignored"}
+    for r in report.summary().itertuples(index=False):
+        rows.append({"column": f"{r.file} {r.field}".strip(), "problem": f"{r.problem} ({r.action})",
+                     "rows": r.examples, "n_rows": int(r.n),
+                     "fix": "correct these records in the source system and export again"
+                     if r.action in ("record excluded", "duplicate excluded") else
+                     "check the value (it was left out)" if r.action == "value set to missing"
+                     else "nothing to do if this is expected",
+                     "severity": "warning", "kind": kinds.get(r.action, "read"), "examples": ""})
+    for file, tables in report.counts.items():
+        for table, c in tables.items():
+            read, excluded = c["read"], c["excluded"]
+            if read == 0:
+                rows.append({"column": f"{file} {table}", "problem": "no records",
+                             "rows": "", "n_rows": 0, "fix": "export the table again with its rows",
+                             "severity": "error", "kind": "empty", "examples": ""})
+            elif excluded / read > limit:
+                rows.append({"column": f"{file} {table}",
+                             "problem": f"{excluded:,} of {read:,} records excluded "
+                             f"({excluded / read:.1%}), over the {limit:.0%} limit at which a run stops",
+                             "rows": "", "n_rows": excluded,
+                             "fix": "fix the reasons listed for this file, then check again",
+                             "severity": "error", "kind": "excluded_share", "examples": ""})
+    return rows
 
 
 class _CallableModule(types.ModuleType):
