@@ -23,7 +23,7 @@ from ehimpact.errors import InputError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ehimpact.costs.appraisal import _Model
+    from ehimpact.costs._model import _Model
 
 __all__ = ["pert", "simulate", "tornado_table", "plot_tornado"]
 
