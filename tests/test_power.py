@@ -205,7 +205,7 @@ def test_series_sentence_in_its_own_units():
                      pre_mean=300.0)
     s = r.sentence()
     assert s.startswith("With 36 months before and 24 after the change, an effect smaller than ")
-    assert "referrals a month would probably be missed" in s
+    assert f"referrals a month ({100 * r.mde / 300:.0f}% of the average before the change) would probably be missed" in s
     assert "percentage points" not in s
     assert r.inputs["mde_share_of_pre_mean"] == pytest.approx(r.mde / 300)
 

@@ -123,8 +123,10 @@ class MDEResult:
             return (f"With {self.n_text}, no effect on {self._on() or 'the outcome'} could be detected with "
                     f"{_pct(self.power)} power: " + (self.warnings[0] if self.warnings else "the data are too few."))
         on = self._on()
+        share = self.inputs.get("mde_share_of_pre_mean")
+        of_mean = f" ({100 * share:.0f}% of the average before the change)" if share else ""
         return (f"With {self.n_text}, an effect smaller than {_num(self.display_value)} {self.display_units}"
-                f"{f' on {on}' if on else ''} would probably be missed (the minimum detectable effect: "
+                f"{of_mean}{f' on {on}' if on else ''} would probably be missed (the minimum detectable effect: "
                 f"{_pct(self.power)} power, {_pct(self.alpha)} two-sided test).")
 
     def _on(self) -> str | None:
