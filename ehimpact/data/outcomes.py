@@ -142,7 +142,10 @@ class OutcomeRules:
                              field="data.max_excluded_share", fix="e.g. 0.02 (2%)")
         if self.extract_date is not None:
             try:
-                when = pd.Timestamp(self.extract_date).normalize()
+                value = self.extract_date
+                if isinstance(value, str):  # ISO only: "31st March" must not become this year's
+                    value = pd.to_datetime(value.strip(), format="ISO8601")
+                when = pd.Timestamp(value).normalize()
             except (ValueError, TypeError):
                 raise InputError(f"cannot read extract_date {self.extract_date!r}", field="data.extract_date",
                                  fix="use an ISO date such as 2024-03-31") from None
