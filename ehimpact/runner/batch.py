@@ -198,6 +198,7 @@ def run_batch(
                             n_workers=n_workers, engine=engine,
                             worker_wait=float(getattr(batch, "worker_wait", 120) or 120))
         wall = time.perf_counter() - t0
+        _remove_stale_temporaries(run_dir)  # e.g. the folder of a task whose worker was killed (then retried)
         order = {c: i for i, c in enumerate(codes)}
         outcomes.sort(key=lambda o: order.get(o.authority, 0))
         try:
