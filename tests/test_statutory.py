@@ -196,3 +196,14 @@ def test_follow_up_summary_counts():
     fu = follow_up_summary(kids, OutcomeRules(extract_date="2021-03-31")).set_index("outcome")
     assert fu.loc["csc_referral_12m", ["observed", "unobserved_follow_up", "open_episode"]].tolist() == [1, 1, 1]
     assert fu.loc["cla_24m", ["observed", "unobserved_follow_up", "open_episode"]].tolist() == [0, 2, 1]
+
+
+def test_annex_a_of_another_authority_links_to_no_child(written):
+    # the vendored liiatools sample workbook: a real Annex A layout, with ids of its own
+    reg, files, _ = written
+    workbook = Path(__file__).parent / "fixtures" / "external" / "annex_a" / "Annex_A.xlsx"
+    with pytest.raises(InputError, match="Ofsted Annex A") as err:
+        _read(files, annex_a=workbook)
+    text = str(err.value)
+    assert "links to no child of the cohort" in text and "data.statutory.annex_a" in text
+    assert "Annex_A.xlsx" in text

@@ -153,6 +153,7 @@ class StatutoryData:
             "follow_up": records(self.follow_up),
             "census_years": records(self.census_years),
             "cohort": dict(self.counts),
+            "annex_a_reach": self.annex_a.reach() if callable(getattr(self.annex_a, "reach", None)) else {},
         }
 
 
@@ -410,7 +411,7 @@ def _source_table(local: LocalExport, cin: CINData | None, lac: SSDA903Data | No
         ("ssda903", lac.report if lac is not None else None, None,
          _ids(lac) if lac is not None else None),
         ("annex_a", getattr(annex, "report", None) if annex is not None else None, None,
-         events.loc[events["source"] == "annex_a", "child_id"] if annex is not None else None),
+         _annex_ids(annex, events) if annex is not None else None),
     ):
         if ids is None:
             continue
@@ -421,6 +422,16 @@ def _source_table(local: LocalExport, cin: CINData | None, lac: SSDA903Data | No
                      "duplicates": dup, "open_episodes": opened if name == "local_export" else 0,
                      "children": len(unique), "children_linked": len(unique & cohort)})
     return pd.DataFrame(rows)
+
+
+def _annex_ids(annex: Any, events: pd.DataFrame) -> pd.Series:
+    """Every child of the workbook's lists (List 2's early help included), else of its events."""
+    lists = getattr(annex, "lists", None)
+    if isinstance(lists, Mapping) and lists:
+        parts = [t["child_id"] for t in lists.values() if "child_id" in t]
+        if parts:
+            return pd.concat(parts, ignore_index=True)
+    return events.loc[events["source"] == "annex_a", "child_id"]
 
 
 def _ids(lac: SSDA903Data) -> pd.Series:
