@@ -137,3 +137,22 @@ def test_after_index_date_rule_misses_it(authority, monkeypatch):
     # same-day step-ups are not counted: supported children look better than they did
     assert hi < truth, (est.estimate, est.ci, truth)
     assert est.estimate < 1.5 * truth
+
+
+def test_generator_options_move_dates_not_outcomes():
+    from ehimpact.data.outcomes import OutcomeRules, derive_flags
+    from ehimpact.errors import InputError
+
+    base = region(2, seed=5, children_per_authority=400)
+    moved = region(2, seed=5, children_per_authority=400, step_up_same_day_share=0.5)
+    # same children, same outcomes under the default rule: only CSC referral dates moved
+    pd.testing.assert_frame_equal(base.children, moved.children)
+    assert base.truth["child_att"] == moved.truth["child_att"]
+    assert moved.truth["child_step_ups_same_day"] > 20
+    strict = derive_flags(moved.children, moved.events, OutcomeRules(window_start="after_index_date"))
+    lost = (moved.children[OUTCOME] == 1) & (strict[OUTCOME] == 0)
+    assert int(lost.sum()) == moved.truth["child_step_ups_same_day"]
+    for bad in ({"step_up_same_day_share": 1.5}, {"extract_date": "2019-06-30"}, {"child_effect_scale": -1},
+                {"extract_date": "not a date"}):
+        with pytest.raises(InputError):
+            region(1, seed=5, children_per_authority=100, **bad)
