@@ -372,3 +372,25 @@ def test_disclosure_finding_fails_the_run_and_publishes_nothing(setup, tmp_path,
     names = sorted(p.name for p in final.iterdir())
     assert names == ["failed.json", "status.json"]  # no report, results or notebook published
     assert leaked not in "".join(p.read_text() for p in final.iterdir())
+
+
+def test_gate_looks_for_the_ids_the_analysis_uses_on_the_statutory_route(tmp_path, monkeypatch):
+    from ehimpact.cli import write_demo_inputs
+    from ehimpact.data.inputs import load_inputs
+    from ehimpact.runner.config import load_config
+
+    monkeypatch.setenv("EHIMPACT_SALT", "a-long-secret-for-the-gate-test-0123456789")
+    data = write_demo_inputs(tmp_path / "inputs", n_authorities=2, seed=3)
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["evaluation"]["data"] = data
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    config, base = load_config(path)
+    code = sorted(p.name for p in (tmp_path / "inputs" / "statutory").iterdir())[0]
+    ids = run_mod.record_identifiers(config, base, code)
+    inputs = load_inputs(config.evaluation, base, authority=code)
+    used = set(inputs.children["child_id"]) | set(inputs.children["family_id"].dropna()) | \
+        set(inputs.events["child_id"])
+    assert used and used <= ids  # every pseudonymised id the report could leak
+    export = pd.read_csv(next((tmp_path / "inputs" / "statutory" / code).glob("*export*.csv")), dtype=str)
+    assert set(export["Person ID"]) <= ids  # and the raw ids of the files

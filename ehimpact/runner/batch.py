@@ -491,6 +491,9 @@ def _remove_stale_temporaries(run_dir: Path) -> list[Path]:
                     continue
             except OSError:
                 continue
+            if tmp.parent == run_dir and tmp.name.startswith("tmp") and (
+                    not tmp.is_dir() or any(not c.name.startswith("regional_summary") for c in tmp.iterdir())):
+                continue  # only the regional summary's own folder (an authority code could look like this)
         if ".old-" in tmp.name and tmp.is_dir() and not tmp.is_symlink():
             final = tmp.parent / tmp.name[1:tmp.name.index(".old-")]
             if not final.exists():

@@ -263,33 +263,64 @@ class DisclosureFailure(Exception):
         super().__init__(f"disclosure check failed, nothing published: {len(findings)} finding(s): {shown}{more}")
 
 
+_ID_COLUMNS = ("child_id", "family_id", "upn")
+
+
+def _id_frame(path: Path, columns: tuple[str, ...]) -> Any:
+    """Just the id columns (and ``authority_code``) of a table: CSV read with ``usecols``, else in full."""
+    import pandas as pd
+
+    wanted = {*columns, "authority_code"}
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".gz"):
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        try:
+            return pd.read_csv(path, dtype=str, usecols=lambda c: c in wanted, sep=sep)
+        except (ValueError, OSError):  # an encoding or layout the package's loader handles
+            pass
+    from ehimpact.data import load
+
+    frame = load(path)
+    return frame[[c for c in frame.columns if c in wanted]].astype("string")
+
+
 def record_identifiers(cfg: Any, base: Path, authority: str) -> set[str]:
     """Record-level identifiers of an authority's input, as the disclosure scan looks for them.
 
-    The ids the analysis works with (``child_id`` and ``family_id`` of the child-level table,
-    pseudonymised on the statutory route) and, on the statutory route, the raw ids in the
-    files (the export's mapped id columns, SSDA903 ``CHILD``/``UPN``, CIN ``LAchildID``/``UPN``).
-    Ids shorter than 4 characters are left out (they would match ordinary numbers).
+    Read cheaply (the id columns only, not the whole input again): the child-level table's
+    ``child_id``/``family_id``/``upn``; on the statutory route the raw ids in the files (the
+    export's mapped id columns, SSDA903 ``CHILD``/``UPN``, CIN ``LAchildID``/``UPN``) and
+    their pseudonymised forms (the ids the analysis works with); the built-in synthetic
+    region's ids.  Ids shorter than 4 characters are left out (they would match ordinary
+    numbers).
     """
     import re
 
-    import pandas as pd
-
-    from ehimpact.data.inputs import load_inputs
-
     ev = cfg.evaluation
-    inputs = load_inputs(ev, base, authority=authority)
+    src = ev.data
     ids: set[str] = set()
-    for frame, cols in ((inputs.children, ("child_id", "family_id", "upn")), (inputs.events, ("child_id",))):
+
+    def add(frame: Any) -> None:
         if frame is None:
-            continue
+            return
         if "authority_code" in frame.columns and (frame["authority_code"].astype(str) == authority).any():
             frame = frame[frame["authority_code"].astype(str) == authority]
-        for c in cols:
+        for c in _ID_COLUMNS:
             if c in frame.columns:
-                ids |= set(frame[c].dropna().astype(str))
-    st = ev.data.statutory
+                ids.update(frame[c].dropna().astype(str))
+
+    if src.synthetic is not None:
+        from ehimpact.data.inputs import load_inputs
+
+        inputs = load_inputs(ev, base, authority=authority)
+        add(inputs.children)
+    if src.child_level is not None:
+        add(_id_frame(base / src.child_level, _ID_COLUMNS))
+    st = src.statutory
     if st is not None:
+        import pandas as pd
+
+        raw: set[str] = set()
+
         def path(p: Any) -> Path | None:
             return base / str(p).format(authority=authority) if p is not None else None
 
@@ -297,27 +328,33 @@ def record_identifiers(cfg: Any, base: Path, authority: str) -> set[str]:
             from ehimpact.data.mapping import load_mapping
 
             spec = load_mapping(path(st.mapping))
-            cols = [fm.column for name, fm in spec.fields.items()
-                    if name in ("child_id", "family_id", "upn") and getattr(fm, "column", None)]
+            cols = [fm.column for name, fm in spec.fields.items() if name in _ID_COLUMNS and fm.column]
             export = path(st.local_export)
             if cols and export is not None and export.suffix.lower() == ".csv":
-                raw = pd.read_csv(export, dtype=str, usecols=lambda c: c in cols)
-                for c in raw.columns:
-                    ids |= set(raw[c].dropna())
+                frame = pd.read_csv(export, dtype=str, usecols=lambda c: c in cols)
+                for c in frame.columns:
+                    raw.update(frame[c].dropna())
         except (InputError, OSError, ValueError):
             pass
         d = path(st.ssda903_dir)
-        for header in sorted(d.glob("*header*.csv")) if d is not None and d.is_dir() else []:
+        for table in sorted(d.glob("*.csv")) if d is not None and d.is_dir() else []:
             try:
-                raw = pd.read_csv(header, dtype=str, usecols=lambda c: c in ("CHILD", "UPN"))
+                frame = pd.read_csv(table, dtype=str, usecols=lambda c: c in ("CHILD", "UPN"))
             except (OSError, ValueError):
                 continue
-            for c in raw.columns:
-                ids |= set(raw[c].dropna())
+            for c in frame.columns:
+                raw.update(frame[c].dropna())
         xml = path(st.cin_xml)
         if xml is not None and xml.is_file():
             text = xml.read_text(encoding="utf-8", errors="replace")
-            ids |= set(m.strip() for m in re.findall(r"<(?:LAchildID|UPN|FormerUPN)>([^<]+)<", text))
+            raw.update(m.strip() for m in re.findall(r"<(?:LAchildID|UPN|FormerUPN)>([^<]+)<", text))
+        raw = {r.strip() for r in raw if isinstance(r, str) and r.strip()}
+        ids |= raw
+        salt = os.environ.get(st.salt_env)
+        if salt and raw:
+            from ehimpact.data.privacy import pseudonymise
+
+            ids.update(h for h in pseudonymise(sorted(raw), salt) if isinstance(h, str))
     return {i.strip() for i in ids if isinstance(i, str) and len(i.strip()) >= 4}
 
 
