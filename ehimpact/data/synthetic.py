@@ -188,7 +188,7 @@ class SyntheticRegion:
             else:
                 frame.to_parquet(path, index=False)
             paths[name] = path
-        from ehimpact.estimators.result import json_safe
+        from ehimpact.jsonsafe import json_safe
 
         paths["truth"] = out / "synthetic_truth.json"
         paths["truth"].write_text(json.dumps(json_safe(self.truth), indent=2))
