@@ -112,8 +112,8 @@ def check(config_path: str | Path, authority: str | None = None, *, out_dir: str
     >>> res = check("config/demo.yaml", out_dir="/tmp/check")   # doctest: +SKIP
     >>> print(res.text)                                         # doctest: +SKIP
     """
+    from ehimpact.config import load_config
     from ehimpact.data.inputs import load_inputs
-    from ehimpact.runner.config import load_config
 
     cfg, base = load_config(config_path)
     ev = cfg.evaluation
@@ -159,7 +159,7 @@ def _load_for(config_path: str | Path, code: str, cfg: Any, base: Path) -> tuple
     """The config as it applies to one authority (per-authority table, placeholders), when supported."""
     import inspect
 
-    from ehimpact.runner.config import load_config
+    from ehimpact.config import load_config
 
     if "authority" in inspect.signature(load_config).parameters:
         return load_config(config_path, authority=code)
