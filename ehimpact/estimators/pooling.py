@@ -104,13 +104,19 @@ class Pooled(Estimate):
         return f"Across {self.k} {self.noun}, on average {base[0].lower()}{base[1:]}"
 
     def _fmt_value(self, x: float) -> str:
+        """A value in the package's one sign convention: a magnitude and "lower" / "higher"."""
         if self.scale == "ratio":
-            return f"{x:.2f}"
+            return f"a rate ratio of {x:.2f}"
+        if not math.isfinite(x):
+            return "unbounded"
+        if x == 0:
+            return "no different"
+        side = "lower" if x < 0 else "higher"
         if self.scale == "proportion":
-            return f"{100 * x:+.1f} percentage points"
+            return f"{abs(100 * x):.1f} percentage points {side}"
         if self.scale == "money":
-            return ("-" if x < 0 else "") + "£" + f"{abs(x):,.0f}"
-        return f"{x:+.3g}"
+            return f"£{abs(x):,.0f} {side}"
+        return f"{abs(x):.3g}{' ' + self.unit if self.unit else ''} {side}"
 
     def heterogeneity_words(self) -> str:
         """Plain words on how much the effect varies between authorities."""
@@ -236,6 +242,9 @@ class Pooled(Estimate):
         from matplotlib.patches import Polygon
 
         est, lo, hi = self._study_ci()
+        # proportions are drawn in percentage points, as the text gives them
+        f = 100.0 if self.scale == "proportion" else 1.0
+        est, lo, hi = est * f, lo * f, hi * f
         order = np.argsort(est, kind="stable") if sort else np.arange(len(est))
         k = len(est)
         if ax is None:
@@ -245,16 +254,16 @@ class Pooled(Estimate):
         sizes = 20 + 230 * w / max(w.max(), 1e-12)
         ax.hlines(ypos, lo[order], hi[order], color="#333333", linewidth=1)
         ax.scatter(est[order], ypos, s=sizes[order], marker="s", color="#1f4e79", zorder=3)
-        mu, (clo, chi) = self.estimate, self.ci
+        mu, (clo, chi) = self.estimate * f, (self.ci[0] * f, self.ci[1] * f)
         diamond = Polygon(
             [(clo, 0), (mu, 0.35), (chi, 0), (mu, -0.35)], closed=True, color="#c0504d", zorder=3
         )
         ax.add_patch(diamond)
-        plo, phi = self.prediction_interval
+        plo, phi = self.prediction_interval[0] * f, self.prediction_interval[1] * f
         if show_prediction and math.isfinite(plo) and math.isfinite(phi):
             ax.hlines(-0.7, plo, phi, color="#c0504d", linewidth=2)
             ax.vlines([plo, phi], -0.85, -0.55, color="#c0504d", linewidth=2)
-        ax.axvline(self.null_value, color="grey", linestyle="--", linewidth=1)
+        ax.axvline(self.null_value * f, color="grey", linestyle="--", linewidth=1)
         ax.axvline(mu, color="#c0504d", linestyle=":", linewidth=1)
         labels = [self.labels[i] for i in order]
         ticks = [*ypos, 0.0]
@@ -266,7 +275,10 @@ class Pooled(Estimate):
         ax.set_ylim(-1.3, k + 1.7)
         if self.log_scale:
             ax.set_xscale("log")
-        ax.set_xlabel(xlabel or self.outcome_label or self.outcome or "effect")
+        label_x = xlabel or self.outcome_label or self.outcome or "effect"
+        if f != 1.0 and xlabel is None:
+            label_x = f"{label_x}: difference in percentage points"
+        ax.set_xlabel(label_x)
         pct = f"{100 * self.level:.0f}%"
         ax.set_title(
             label
