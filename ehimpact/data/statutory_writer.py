@@ -297,6 +297,7 @@ _REFERRAL_SOURCES = {"1A", "1B", "1C", "1D", "2A", "2B", "3A", "3B", "3C", "3D",
                      "5A", "5B", "5C", "6", "7", "8", "9", "10"}  # + 5D from 2023
 _NEEDS = {f"N{i}" for i in range(10)}
 _DAY = pd.Timedelta(days=1)
+_PERIODS: dict[int, tuple[pd.Timestamp, pd.Timestamp]] = {}  # year -> (ReferenceDate, 1 April before)
 
 
 @dataclass
@@ -401,8 +402,8 @@ def _d(value: pd.Timestamp) -> str:
 
 def _cin_details(ep: _Episode, year: int, schema: int) -> str | None:
     """One <CINdetails> for the census ``year``, or None if the episode is not in it."""
-    ref_date = pd.Timestamp(year=year, month=3, day=31)
-    start = pd.Timestamp(year=year - 1, month=4, day=1)
+    ref_date, start = _PERIODS.get(year) or _PERIODS.setdefault(
+        year, (pd.Timestamp(year=year, month=3, day=31), pd.Timestamp(year=year - 1, month=4, day=1)))
     if ep.referral > ref_date or (ep.closure is not None and ep.closure < start):
         return None
 
