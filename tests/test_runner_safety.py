@@ -253,6 +253,22 @@ def test_real_full_tmpfs_publishes_nothing_partial(setup, tmp_path):
             assert tail.rstrip().endswith("}"), name
 
 
+def test_batch_on_a_full_tmpfs_ends_in_one_line_with_nothing_partial(setup, tmp_path):
+    cfg, codes = setup
+    rc, err, files = _in_tmpfs(tmp_path, "256k",
+                               f"batch {cfg} --authority {codes[0]} --workers 1 --out {{mnt}}/out")
+    assert rc != 0 and "Traceback" not in err, err[-2000:]
+    names = [f[0] for f in files]
+    assert not any(n.endswith(("report.html", "results.json", "report.ipynb", "report.failed.ipynb"))
+                   for n in names), names
+    assert not any("/." in "/" + n and not n.endswith(".batch.lock") for n in names), names
+    for name, _size, tail in files:
+        if name.endswith((".json", ".ipynb")):
+            assert tail.rstrip().endswith("}"), name
+        if name.endswith(".html"):
+            assert tail.rstrip().endswith("</html>"), name
+
+
 def test_read_only_output_folder_is_one_line_before_any_work(setup, tmp_path):
     cfg, codes = setup
     rc, err, files = _in_tmpfs(tmp_path, "1m", f"run {cfg} --authority {codes[0]} --out {{mnt}}/out",

@@ -425,9 +425,15 @@ class BatchLock:
                                  field="output folder", fix="wait for it to finish, or use another --out")
             data = json.dumps({"pid": os.getpid(), "host": HOST,
                                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode()
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, data, 0)
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
+                os.fsync(fd)
+            except OSError as exc:
+                os.close(fd)
+                raise InputError(f"the batch lock {str(self.path)!r} cannot be written "
+                                 f"({os.strerror(exc.errno) if exc.errno else exc})", field="output folder",
+                                 fix="free space in the output folder or choose another --out") from None
             self.fd = fd
             return self
         raise InputError(f"could not take the batch lock {str(self.path)!r}", field="output folder",
