@@ -95,7 +95,7 @@ def test_2_pretest_overdispersion_and_evalue_reach_the_report(tmp_path):
     text = _text(ev.section(8))
     stag = next(v for k, v in ev.estimates().items() if k.startswith("staggered_did"))
     p = stag.diagnostics["pretest"]["pvalue"]
-    assert "Pre-trend test" in text and (f"p = {p:.3f}" in text or "p = < 0.001" in text)
+    assert "Pre-trend test" in text and (f"p = {p:.3f}" in text or "p < 0.001" in text)
     its = next(v for k, v in ev.estimates().items() if k.startswith("its"))
     disp = its.diagnostics["pearson_dispersion"]
     assert f"Pearson chi-square / df = {disp:.2f}" in text

@@ -248,6 +248,9 @@ class Evaluation:
             shown = humanise(safe, labels=labels)
         else:
             shown = safe
+        shown, same = _fold_constant_columns(shown)
+        if same:
+            row = (row + " " if row else "") + "Same on every row: " + "; ".join(same) + "."
         section.tables.append((caption, shown))
         section.records[caption] = record
         if row:
@@ -427,6 +430,7 @@ class Evaluation:
             step = self.config.step(number)
             sec = Section(number=number, title=step.title, prompt=step.prompt)
             getattr(steps, f"step{number}")(self, sec)
+            _release_figures(sec)
             self._sections[number] = sec
         return self._sections[number]
 
@@ -442,6 +446,7 @@ class Evaluation:
             sec = Section(number=0, title="Summary",
                           prompt="The question, the answer, how sure we are, what it saves and what to do next.")
             steps.summary(self, sec)
+            _release_figures(sec)
             self._sections[0] = sec
         return self._sections[0]
 
@@ -472,6 +477,45 @@ class Evaluation:
 
         d = self.config.disclosure
         return protect_results(record, threshold=d.threshold, symbol=d.symbol)
+
+
+def _release_figures(sec: Section) -> None:
+    """Unregister a section's figures from pyplot: a notebook's inline backend would otherwise show them
+    at the end of whichever cell built the section (the summary builds step 9), not where they belong.
+    The figures still draw (:func:`ehimpact.report.figures.figure_html`)."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return
+    for _, fig in sec.figures:
+        plt.close(fig)
+
+
+#: a shown table wider than this many columns has its constant columns stated once under the caption
+WIDE_TABLE = 8
+
+
+def _fold_constant_columns(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Columns equal on every row of a wide table, said once ("Agency: ...") instead of repeated per row.
+
+    Keeps a table that would be wider than an A4 page narrow enough to print whole; blank
+    columns are dropped the same way.  Tables of one row, or of at most :data:`WIDE_TABLE`
+    columns, are left alone.
+    """
+    if table.shape[1] <= WIDE_TABLE or len(table) < 2:
+        return table, []
+    same: list[str] = []
+    keep = []
+    for i, col in enumerate(table.columns):
+        values = table.iloc[:, i].astype(str).str.strip()
+        if i > 0 and values.nunique() == 1:
+            v = values.iloc[0]
+            if v:
+                same.append(f"{col}: {v}")
+        else:
+            keep.append(i)
+    return table.iloc[:, keep], same
 
 
 def _accepts(func: Any, name: str) -> bool:

@@ -225,7 +225,11 @@ def index_html(rows: Sequence[Mapping[str, Any]], *, synthetic: bool, title: str
             f"{esc(fmt_p(r.get('pvalue')))}</td>"
             f"<td>{result}</td></tr>")
     n_failed = sum(str(r.get("status")) == "failed" for r in rows)
-    forest = forest_svg([r for r in rows if str(r.get("status")) != "failed"])
+    shown = [r for r in rows if str(r.get("status")) != "failed"]
+    forest = forest_svg(shown)
+    outcomes = {r.get("outcome") for r in shown if r.get("outcome")}
+    forest_title = "Headline estimates" + (f": {label(next(iter(outcomes)))}" if len(outcomes) == 1 else "")
+    forest_title += " (95% confidence intervals)"
     wm = ('<div class="eh-watermark" aria-hidden="true">SYNTHETIC DATA</div>'
           '<p class="eh-banner">SYNTHETIC DATA: generated to demonstrate the method; describes no real children or '
           "families.</p>") if synthetic else ""
@@ -239,7 +243,7 @@ def index_html(rows: Sequence[Mapping[str, Any]], *, synthetic: bool, title: str
 {wm}<h1>{esc(title)}</h1>
 <p>{esc(intro) if intro else f"{len(rows)} runs: {len(rows) - n_failed} succeeded or unchanged, {n_failed} failed."}</p>
 <p>{' · '.join(links)}</p>
-{'<h2>Headline estimates</h2>' + forest if forest else ''}
+{f'<h2>{esc(forest_title)}</h2>' + forest if forest else ''}
 <div class="eh-scroll" tabindex="0" role="region" aria-label="Authorities">
 <table class="eh-sortable"><caption><strong>Authorities in this batch.</strong> One row per authority and evaluation;
 click a heading to sort.</caption>

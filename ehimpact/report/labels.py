@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["label", "fmt_money", "fmt_p", "fmt_pp", "fmt_count", "humanise", "STAT_LABELS", "design_label",
-           "unit_words", "humanise_words"]
+           "unit_words", "humanise_words", "p_is"]
 
 #: labels of the statistics estimators and report tables name (not data fields)
 STAT_LABELS: dict[str, str] = {
@@ -301,6 +301,12 @@ def fmt_p(p: Any, floor: float = 0.001) -> str:
     return f"< {floor:g}" if v < floor else f"{v:.3f}"
 
 
+def p_is(p: Any, floor: float = 0.001) -> str:
+    """A p-value in a sentence: ``p < 0.001`` or ``p = 0.026``."""
+    text = fmt_p(p, floor)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def fmt_pp(x: Any, digits: int = 1, *, signed: bool = True) -> str:
     """A difference in proportions as percentage points: ``-0.0635`` -> ``-6.4 pp``."""
     try:
@@ -353,6 +359,8 @@ def _format_cell(v: Any, column: str, digits: int) -> Any:
         if _MONEY.search(column) and not column.startswith("unconfirmed"):
             return fmt_money(v)
         fv = float(v)
+        if fv == 0:
+            return "0"
         if column.endswith("_pct"):
             return f"{fv:+.1f}%"
         if column in _SHARES or column.endswith("_share"):
@@ -364,6 +372,8 @@ def _format_cell(v: Any, column: str, digits: int) -> Any:
             return f"{fv:,.0f}"
         if a >= 10:
             return f"{fv:,.1f}"
+        if round(fv, 2) == fv:  # a value given to 1-2 decimals keeps them (-5.9, 0.25)
+            return f"{fv:.2f}".rstrip("0").rstrip(".")
         return f"{fv:.{digits}f}"
     return v
 

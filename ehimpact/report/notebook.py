@@ -19,13 +19,16 @@ html, body { max-width: 100%; overflow-x: hidden; }
 .jp-Notebook, .jp-Cell, .jp-OutputArea, .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown {
   max-width: 100%; min-width: 0; box-sizing: border-box; }
 .jp-OutputArea-child { display: block; }
-.jp-RenderedHTMLCommon { overflow-wrap: anywhere; }
+.jp-RenderedHTMLCommon { overflow-wrap: break-word; }
 .eh-scroll { max-width: 100%; overflow-x: auto; margin: 0.4em 0 1em 0; }
-.eh-table { border-collapse: collapse; font-size: 0.9em; }
+.jp-RenderedHTMLCommon table.eh-table, table.eh-table { border-collapse: collapse; font-size: 0.9em;
+  table-layout: auto; margin-left: 0; margin-right: 0; }
 .eh-table caption { caption-side: top; text-align: left; padding: 2px 0 6px 0; }
 .eh-table caption .eh-row { display: block; font-weight: normal; font-style: italic; color: #444; font-size: 0.95em; }
-.eh-table td, .eh-table th { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
-.eh-table td:first-child, .eh-table th:first-child { text-align: left; }
+.jp-RenderedHTMLCommon .eh-table td, .jp-RenderedHTMLCommon .eh-table th, .eh-table td, .eh-table th {
+  padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+.jp-RenderedHTMLCommon .eh-table td.num, .eh-table td.num { text-align: right; white-space: nowrap; }
+.jp-RenderedHTMLCommon .eh-table th, .eh-table th { vertical-align: bottom; }
 .eh-figure { max-width: 100%; height: auto; }
 .eh-box { border: 2px solid #b58900; background: #fdf6e3; padding: 6px 12px; margin: 0.6em 0; }
 .eh-box ul { margin: 0.2em 0 0.2em 1.2em; padding: 0; }
@@ -36,8 +39,11 @@ html, body { max-width: 100%; overflow-x: hidden; }
   @page { size: A4; margin: 14mm; }
   .eh-summary { page-break-after: always; break-after: page; border: none; padding: 0; }
   .eh-scroll { overflow: visible; }
-  .eh-table { table-layout: auto; width: 100%; font-size: 8pt; }
-  .eh-table td, .eh-table th { white-space: normal; overflow-wrap: anywhere; }
+  .jp-RenderedHTMLCommon table.eh-table, table.eh-table { table-layout: auto; width: 100%; font-size: 7pt; }
+  .jp-RenderedHTMLCommon .eh-table td, .jp-RenderedHTMLCommon .eh-table th, .eh-table td, .eh-table th {
+    white-space: normal; overflow-wrap: normal; word-break: normal; padding: 2px 4px; }
+  .jp-RenderedHTMLCommon { overflow-wrap: break-word; }
+  img.eh-figure { page-break-inside: avoid; break-inside: avoid; }
   .eh-watermark { position: fixed; }
 }
 </style>

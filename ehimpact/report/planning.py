@@ -8,9 +8,10 @@ and step 3 of the report.  Nothing here runs a design: planning comes before the
 Design families
 ---------------
 - *Child-level comparison* (``match``, ``weight``): supported against comparison children of this
-  authority; base rate among comparison children; the effective sample sizes the expected balance
-  leaves (Kish size of the propensity odds weights of the comparison children, the ATT weights that
-  matching approximates).
+  authority; base rate among comparison children; the balance achieved, as the variance inflation of
+  the headline child design measured on placebo outcomes (drawn from a model of the comparison
+  children's outcomes, no effect; the supported children's outcomes are never read).  If the design
+  cannot run, the Kish size of the comparison children's propensity odds weights is used instead.
 - *Authority panel* (``did_2x2``, ``twfe``, ``event_study``, ``staggered_did``): the authorities that
   adopted with this one against those that never adopted, over the comparison window; ICC and AR(1)
   serial correlation estimated from the never-adopting authorities' rows.
@@ -77,7 +78,9 @@ def plan(evaluation: Evaluation, *, alpha: float = 0.05, power: float = 0.8) -> 
         rows.extend(_panel_rows(evaluation, [d for d in designs if d.name in PANEL], alpha, power))
     if any(n in SERIES for n in names):
         rows.extend(_series_rows(evaluation, [d for d in designs if d.name in SERIES], alpha, power))
-    out = pd.DataFrame(rows, columns=COLUMNS)
+    out = pd.DataFrame([{k: v for k, v in r.items() if k != "_result"} for r in rows], columns=COLUMNS)
+    #: the MDEResult behind each row (None for a row that says why there is none)
+    out.attrs["results"] = [r.get("_result") for r in rows]
     for c in ("Treated or after", "Comparison or before"):
         out[c] = out[c].astype("Int64")
     return out
@@ -113,7 +116,8 @@ def _child_rows(ev: Evaluation, designs: list[Any], alpha: float, power: float) 
     if children is None or "received_early_help" not in getattr(children, "columns", []):
         return [_unavailable(o.label or o.column, fam, dnames, "there is no child-level data for this authority")
                 for o in ev.config.outcomes]
-    weights = _expected_control_weights(children, designs)
+    head = ev.config.design if ev.config.design.name in CHILD else designs[0]
+    weights: pd.Series | None | bool = False  # computed once, only if a placebo run fails
     rows = []
     for o in ev.config.outcomes:
         label = o.label or o.column
@@ -136,17 +140,59 @@ def _child_rows(ev: Evaluation, designs: list[Any], alpha: float, power: float) 
         if not 0 < base < 1:
             rows.append(_unavailable(label, fam, dnames, f"no comparison child has the outcome (base rate {base:.0%})"))
             continue
+        vif = _placebo_variance_inflation(ev, head, o.column, base)
+        how = f"{head.name} on placebo outcomes"
         w = None
-        if weights is not None:
-            w = weights.reindex(c.index[~d]).dropna().to_numpy()
+        if vif is None:  # the design cannot run: the balance the propensity odds weights leave
+            if weights is False:
+                weights = _expected_control_weights(children, designs)
+            if isinstance(weights, pd.Series):
+                w = weights.reindex(c.index[~d]).dropna().to_numpy()
+                w = w if len(w) else None
+            vif, how = 1.0, "propensity odds weights (Kish)"
         try:
-            r = P.mde_matched(n1, n0, base, weights_control=w if w is not None and len(w) else None,
-                              alpha=alpha, power=power, outcome_label=o.label or o.column)
+            r = P.mde_matched(n1, n0, base, weights_control=w, variance_inflation=vif, alpha=alpha, power=power,
+                              outcome_label=o.label or o.column)
         except InputError as exc:
             rows.append(_unavailable(label, fam, dnames, exc.message))
             continue
-        rows.append(_row(label, fam, dnames, r, n1, n0, "children", f"base rate {100 * base:.1f}%"))
+        r.inputs["balance_from"] = how
+        rows.append(_row(label, fam, dnames, r, n1, n0, "children",
+                         f"base rate {100 * base:.1f}%; variance x{r.inputs['variance_inflation']:.2f} ({how})"
+                         if w is None else f"base rate {100 * base:.1f}%; balance from {how}"))
     return rows
+
+
+def _placebo_variance_inflation(ev: Evaluation, design: Any, outcome: str, base: float,
+                                draws: int = 8) -> float | None:
+    """The design's variance on placebo outcomes over a simple comparison's: the balance it achieves.
+
+    Placebo outcomes are drawn ``draws`` times (seeded by the config's seed) from a logistic model of
+    the *comparison* children's outcome on the design's covariates, for every child, with no effect
+    (:func:`ehimpact.estimators.power.simulate_power`, ``method="plasmode"``): the supported children's
+    outcomes are never looked at.  The design runs on them with its own options; the mean of its squared
+    standard errors over :math:`p_0(1 - p_0)(1/n_1 + 1/n_0)` is the variance inflation.  It holds what
+    matching or weighting costs: comparison children reused or weighted up, children dropped by a
+    caliper or trimming, and outcome risks that differ where the supported children are.
+    """
+    try:
+        from ehimpact.estimators import registry
+
+        spec = registry.get(design.name)
+        data, kw = ev.design_data(design, outcome)
+        kw.pop("outcome_column", None)
+        kw["outcome"] = outcome
+        treat = kw.get("treatment", "received_early_help")
+        d = pd.to_numeric(data[treat], errors="coerce").to_numpy() == 1
+        sim = P.simulate_power(data, spec.func, kw, 0.0, outcome=outcome, treatment=treat, reps=draws,
+                               seed=getattr(ev.config, "seed", None), method="plasmode")
+        ses = sim.ses[np.isfinite(sim.ses) & (sim.ses > 0)]
+        if not len(ses):
+            return None
+        simple = base * (1 - base) * (1 / d.sum() + 1 / (~d).sum())
+        return float(np.mean(ses**2) / simple)
+    except (InputError, KeyError, ValueError, np.linalg.LinAlgError):
+        return None
 
 
 def _expected_control_weights(children: pd.DataFrame, designs: list[Any]) -> pd.Series | None:
@@ -315,7 +361,7 @@ def _row(label: str, family: str, designs: str, r: P.MDEResult, n1: float, n0: f
     return {"Outcome": label, "Design family": family, "Designs": designs, "Treated or after": int(round(n1)),
             "Comparison or before": int(round(n0)), "Counted in": counted, "Base rate or noise": base,
             "Minimum detectable effect": round(float(r.display_value), 3) if math.isfinite(r.mde) else None,
-            "Unit": r.display_units, "Sentence": r.sentence()}
+            "Unit": r.display_units, "Sentence": r.sentence(), "_result": r}
 
 
 def _unavailable(label: str, family: str, designs: str, why: str) -> dict[str, Any]:

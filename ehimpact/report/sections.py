@@ -144,13 +144,33 @@ def table_html(caption: str, table: pd.DataFrame, row: str = "") -> str:
     """
     import html
 
-    body = table.to_html(index=False, na_rep="", float_format=format_number, classes="eh-table", border=0)
     cap = f"<caption><strong>{html.escape(caption)}</strong>"
     if row:
         cap += f' <span class="eh-row">{html.escape(row)}</span>'
     cap += "</caption>"
-    body = body.replace(">", ">" + cap, 1)  # right after the opening <table ...>
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in table.columns)
+    rows = []
+    for values in table.itertuples(index=False, name=None):
+        cells = []
+        for v in values:
+            text = _cell_text(v)
+            cls = ' class="num"' if _NUMERIC.match(text) else ""
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    body = (f'<table class="eh-table">{cap}<thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
     return f'<div class="eh-scroll" tabindex="0" role="region" aria-label="{html.escape(caption)}">{body}</div>'
+
+
+_NUMERIC = __import__("re").compile(r"^(?:[-+]?£?[\d.,]+(?:k|m|bn)?%?(?: pp)?|< 0\.001|c|z|:|x|k|u|yes|no)$")
+
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return format_number(v)
+    return str(v)
 
 
 def box_html(title: str, items: list[str]) -> str:
@@ -174,7 +194,14 @@ def section_html(section: Section) -> str:
     parts = [f'<section class="eh-summary"><h2>{html.escape(section.heading)}</h2>']
     if section.prompt:
         parts.append(f"<p><em>{html.escape(section.prompt)}</em></p>")
-    parts += [f"<p>{md(p)}</p>" for p in section.paragraphs]
+    for para in section.paragraphs:
+        lines = para.split("\n")
+        items = [ln[2:] for ln in lines[1:] if ln.startswith("- ")]
+        if items and len(items) == len(lines) - 1:  # "**Heading.**\n- item\n- item"
+            lis = "".join(f"<li>{md(i)}</li>" for i in items)
+            parts.append(f"<p>{md(lines[0])}</p><ul>{lis}</ul>")
+        else:
+            parts.append(f"<p>{md(para)}</p>")
     if section.box:
         parts.append(box_html(section.box_title, section.box))
     for caption, table in section.tables:

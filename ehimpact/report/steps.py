@@ -472,7 +472,7 @@ def step9(ev: Evaluation, sec: Section) -> None:
             if "effect" in tab.columns and "outcome" in tab.columns and all(
                     getattr(ests.get(o), "scale", None) == "proportion" for o in tab["outcome"]):
                 pp = {"effect": "Effect (percentage points)"}
-                tab = tab.assign(effect=100 * pd.to_numeric(tab["effect"], errors="coerce"))
+                tab = tab.assign(effect=(100 * pd.to_numeric(tab["effect"], errors="coerce")).round(1))
             ev.add_table(sec, title, tab, counts=[] if name == "scorecard" else None,
                          row=COST_ROWS.get(name, "One row per item."), labels=pp or None)
         try:
@@ -689,7 +689,7 @@ def pretrend_sentence(est: Estimate, what: str | None = None) -> str | None:
     for key in ("pretest", "pretrend_test", "pretrend", "pre_trend"):
         pt = diag.get(key)
         if isinstance(pt, dict) and pt.get("pvalue") is not None:
-            from ehimpact.report.labels import fmt_p
+            from ehimpact.report.labels import p_is
 
             p = float(pt["pvalue"])
             if not np.isfinite(p):
@@ -697,14 +697,14 @@ def pretrend_sentence(est: Estimate, what: str | None = None) -> str | None:
             df = f" on {int(pt['df'])} degrees of freedom" if isinstance(pt.get("df"), int | float) \
                 and pt.get("df") else ""
             return (f"Pre-trend test ({what or 'every effect before adoption jointly zero'}{df}): "
-                    f"p = {fmt_p(p)}: {'no evidence' if p > 0.05 else 'evidence'} that adopters and comparison "
+                    f"{p_is(p)}: {'no evidence' if p > 0.05 else 'evidence'} that adopters and comparison "
                     "authorities were already diverging before adoption.")
     return None
 
 
 def its_diagnostics_sentences(diag: dict[str, Any]) -> list[str]:
     """The interrupted time series' diagnostics in words: autocorrelation and overdispersion."""
-    from ehimpact.report.labels import fmt_p
+    from ehimpact.report.labels import p_is
 
     out = []
     dw = diag.get("durbin_watson")
@@ -712,7 +712,7 @@ def its_diagnostics_sentences(diag: dict[str, Any]) -> list[str]:
         out.append(f"Durbin-Watson statistic {dw:.2f} (2 means no first-order autocorrelation of the residuals).")
     lb = diag.get("ljung_box_pvalue")
     if isinstance(lb, int | float) and np.isfinite(lb):
-        out.append(f"Ljung-Box test of remaining autocorrelation: p = {fmt_p(lb)}"
+        out.append(f"Ljung-Box test of remaining autocorrelation: {p_is(lb)}"
                    f"{' (some remains)' if lb < 0.05 else ''}.")
     disp = diag.get("pearson_dispersion")
     if isinstance(disp, int | float) and np.isfinite(disp):
@@ -775,7 +775,7 @@ def estimate_prose(ev: Evaluation, est: Estimate, key: str) -> str:
     Counts of people go through the disclosure rule (:meth:`Evaluation.count`); the p-value
     reads ``< 0.001`` below 0.001.
     """
-    from ehimpact.report.labels import fmt_p
+    from ehimpact.report.labels import p_is
     from ehimpact.report.tables import sample_text
 
     lines = [_headline(ev, est, key)]
@@ -787,7 +787,7 @@ def estimate_prose(ev: Evaluation, est: Estimate, key: str) -> str:
             lines.append(words)
         lines.extend(f"Caution: {w}." for w in getattr(getattr(est, "averted", None), "warnings", []))
     lines.append(f"Estimand: {est.estimand}; method: {est.method}; {sample_text(est, ev.count)}; "
-                 f"p = {fmt_p(est.pvalue)}.")
+                 f"{p_is(est.pvalue)}.")
     policy = ev.policy(key)
     if policy is not None and policy.warning is None:
         lines.append(policy.statement)
@@ -889,11 +889,19 @@ def summary(ev: Evaluation, sec: Section) -> None:
 
         npv = float(h["npv"])
         lo, hi = h.get("npv_lo"), h.get("npv_hi")
-        interval = (f" (90% interval {fmt_money(lo)} to {fmt_money(hi)})" if lo is not None and hi is not None
-                    else "")
+
+        def net(x: float) -> str:
+            return f"a net saving of {fmt_money(x)}" if x >= 0 else f"a net cost of {fmt_money(-x)}"
+
+        interval = (f" (90% interval from {net(float(lo))} to {net(float(hi))})"
+                    if lo is not None and hi is not None else "")
         avoided, delivery = h.get("pv_avoided_costs"), h.get("pv_delivery_costs")
-        parts = (f"{fmt_money(avoided)} of later costs avoided against {fmt_money(delivery)} spent"
-                 if avoided is not None and delivery is not None else "")
+        if avoided is None or delivery is None:
+            parts = ""
+        elif float(avoided) >= 0:
+            parts = f"{fmt_money(avoided)} of later costs avoided against {fmt_money(delivery)} spent"
+        else:  # a negative benefit is a cost
+            parts = f"{fmt_money(delivery)} spent, and later costs {fmt_money(-float(avoided))} higher, not lower"
         if npv >= 0:
             sec.say(f"**What it saves.** A net saving of {fmt_money(npv)}{interval}: {parts}." if parts else
                     f"**What it saves.** A net saving of {fmt_money(npv)}{interval}.")
