@@ -92,18 +92,29 @@ def test_bloom_multiplier_small_df_equals_t_quantiles(df):
 
 
 # ----------------------------------------------------------------------------- matched
-def test_matched_without_weights_equals_proportions_and_kish_sizes():
-    base = P.mde_proportions(1022, 978, 0.201)
-    assert_allclose(P.mde_matched(1022, 978, 0.201).mde, base.mde, rtol=1e-12)
+def test_matched_is_blooms_formula_at_the_kish_sizes():
+    m = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    p0 = 0.201
+    r0 = P.mde_matched(1022, 978, p0)
+    assert_allclose(r0.mde, m * math.sqrt(p0 * (1 - p0) * (1 / 1022 + 1 / 978)), rtol=1e-12)
+    # between Cohen's h for a fall and for a rise (it keeps the variance at the base rate)
+    assert P.mde_proportions(1022, 978, p0).mde < r0.mde < P.mde_proportions(1022, 978, p0, direction="increase").mde
     w = np.array([3.0] * 100 + [1.0] * 400)  # 500 controls used, 100 of them three times
     ess = w.sum() ** 2 / (w**2).sum()  # 700^2 / 1300
-    r = P.mde_matched(1022, 978, 0.201, weights_control=w)
+    r = P.mde_matched(1022, 978, p0, weights_control=w)
     assert_allclose(r.inputs["effective_n_control"], ess)
-    assert_allclose(r.mde, P.mde_proportions(1022, ess, 0.201).mde, rtol=1e-12)
-    assert "worth about 1,022 and 377 after balancing" in r.sentence()
-    # variance inflation and covariate R^2 act as a design effect
-    assert_allclose(P.mde_matched(1022, 978, 0.201, variance_inflation=1.5, r_squared=0.2).mde,
-                    P.mde_proportions(1022, 978, 0.201, design_effect=1.2).mde, rtol=1e-12)
+    assert_allclose(r.mde, m * math.sqrt(p0 * (1 - p0) * (1 / 1022 + 1 / ess)), rtol=1e-12)
+    assert "worth about 1,022 and 377 in a simple comparison, after balancing" in r.sentence()
+    # variance inflation and covariate R^2 multiply the variance
+    r2 = P.mde_matched(1022, 978, p0, variance_inflation=2.0, r_squared=0.2)
+    assert_allclose(r2.mde, r0.mde * math.sqrt(1.6), rtol=1e-12)
+    assert "worth about 511 and 489" in r2.sentence()
+
+
+def test_matched_mde_beyond_the_base_rate_is_said_not_made_up():
+    r = P.mde_matched(300, 300, 0.02, variance_inflation=2)
+    assert math.isnan(r.mde)
+    assert "even a fall to 0 from 2.0% could not be detected" in r.sentence()
 
 
 def test_effective_sample_size():

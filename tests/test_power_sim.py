@@ -85,17 +85,49 @@ def test_group_sizes_are_kept_and_binary_stays_binary():
     assert all(n == N_T and vals <= {0.0, 1.0} for n, vals in seen)
 
 
-def test_simulated_power_with_the_package_matching_design():
-    """eh.match on the resampled children (matching on a covariate unrelated to support): it runs, and
-    its power at the two-proportion MDE is below the analytic 80% (matching with replacement reuses
-    comparison children), as mde_matched's effective sizes warn."""
-    df = _children(8)
-    mde = P.mde_proportions(N_T, N_C, 0.2).mde
+def _confounded_children(seed: int, n: int = 1500) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    d = (rng.random(n) < 1 / (1 + np.exp(-(0.8 * x)))).astype(float)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 0.7 * x)))).astype(float)  # no effect of support
+    return pd.DataFrame({"supported": d, "referred": y, "age": x})
+
+
+def test_plasmode_keeps_the_rows_and_gives_the_size_under_no_effect():
+    """Plasmode (outcomes redrawn, rows kept) with the package's matching: about 5% detections with no
+    effect planted, although support and referrals both depend on the covariate."""
+    df = _confounded_children(8)
     kw = {"treatment": "supported", "outcome": "referred", "covariates": ["age"], "replace": True, "caliper": None}
-    sim = P.simulate_power(df, eh.match, kw, -mde, outcome="referred", treatment="supported", reps=40, seed=9)
-    print(f"match: simulated power {sim.power:.3f} (MC SE {sim.mc_se:.3f}) at the two-proportion MDE {mde:.4f}")
-    assert sim.reps + sim.failed == 40
-    assert 0.3 < sim.power < 0.9
+    seen = []
+
+    def spy(data, **k):
+        seen.append(data["age"].to_numpy())
+        return eh.match(data, **k)
+
+    sim = P.simulate_power(df, spy, kw, 0.0, outcome="referred", treatment="supported", reps=80, seed=9,
+                           method="plasmode")
+    print(f"match, plasmode, no effect: detected {sim.power:.3f} (MC SE {sim.mc_se:.3f})")
+    assert all(np.array_equal(a, df["age"].to_numpy()) for a in seen)  # the rows are the data's own
+    assert sim.baseline == 0.0 and "plasmode" in sim.method
+    assert sim.power <= 0.125  # 5% +/- 3 MC SEs
+    assert abs(sim.estimates.mean()) < 0.02
+
+
+def test_plasmode_power_at_the_matched_mde_with_measured_variance_inflation():
+    df = _confounded_children(4)
+    kw = {"treatment": "supported", "outcome": "referred", "covariates": ["age"], "replace": True, "caliper": None}
+    d = df.supported.to_numpy() == 1
+    base = float(df.referred[~d].mean())
+    # the design on placebo outcomes (no effect), as report.planning measures its variance inflation
+    placebo = P.simulate_power(df, eh.match, kw, 0.0, outcome="referred", treatment="supported", reps=8, seed=1,
+                               method="plasmode")
+    ratios = placebo.ses**2 / (base * (1 - base) * (1 / d.sum() + 1 / (~d).sum()))
+    r = P.mde_matched(int(d.sum()), int((~d).sum()), base, variance_inflation=float(np.mean(ratios)))
+    sim = P.simulate_power(df, eh.match, kw, -r.mde, outcome="referred", treatment="supported", reps=100, seed=2,
+                           method="plasmode")
+    print(f"match, plasmode at the matched MDE {r.mde:.4f} (VIF {np.mean(ratios):.2f}): power {sim.power:.3f} "
+          f"(MC SE {sim.mc_se:.3f})")
+    assert 0.68 <= sim.power <= 0.92
 
 
 # ----------------------------------------------------------------------------- panels: units resampled
@@ -155,3 +187,7 @@ def test_simulate_power_input_errors():
         P.simulate_power(df.assign(supported=0.0), difference_in_proportions, {}, -0.05, outcome="referred",
                          treatment="supported")
     assert e.value.field == "treatment"
+    with pytest.raises(InputError) as e:
+        P.simulate_power(df, difference_in_proportions, {}, -0.05, outcome="referred", treatment="supported",
+                         method="plasmode", unit="age")
+    assert e.value.field == "method"

@@ -353,14 +353,14 @@ def mde_proportions(n_treated: float, n_control: float, base_rate: float, *, alp
     if direction == "decrease":
         a1 = a0 - h / 2
         if a1 < 0:
-            warnings.append(f"even a fall to 0 from {_pct(p0)} could not be detected with these numbers")
+            warnings.append(f"even a fall to 0 from {100 * p0:.1f}% could not be detected with these numbers.")
             value = float("nan")
         else:
             value = p0 - math.sin(a1) ** 2
     else:
         a1 = a0 + h / 2
         if a1 > math.pi / 2:
-            warnings.append(f"even a rise to 100% from {_pct(p0)} could not be detected with these numbers")
+            warnings.append(f"even a rise to 100% from {100 * p0:.1f}% could not be detected with these numbers.")
             value = float("nan")
         else:
             value = math.sin(a1) ** 2 - p0
@@ -394,16 +394,21 @@ def mde_matched(n_treated: float, n_control: float, base_rate: float, *,
     base_rate : float
         Comparison children's proportion with the outcome.
     weights_treated, weights_control : array-like, optional
-        Balance achieved: the matching weights (times each comparison child is used, divided by the
-        matches per child) or balancing weights of each group.  They set the effective sample sizes.
+        Balance achieved, as weights: the matching weights (times each comparison child is used,
+        divided by the matches per child) or balancing weights of each group.  They set the
+        effective sample sizes.
     variance_inflation : float, default 1
-        Balance expected, when no weights exist yet: the factor by which matching or weighting is
-        expected to inflate the variance (e.g. 1.3).  Multiplies with the weights' own loss.
+        Balance achieved or expected, as a factor on the variance of a simple comparison of the two
+        groups: measured by running the design on placebo outcomes (see
+        :func:`ehimpact.report.planning.plan`), or expected (e.g. 2 for 1:1 matching with
+        replacement that reuses comparison children).  Multiplies with the weights' own loss.
     r_squared : float, default 0
-        Share of outcome variance explained by covariates adjusted for (Bloom 2006): the variance
-        shrinks by ``1 - r_squared``.
-    alpha, power, direction, outcome_label, subject
+        Share of outcome variance explained by covariates adjusted for: the variance shrinks by
+        ``1 - r_squared`` (Bloom 2006).
+    alpha, power, outcome_label, subject
         As :func:`mde_proportions`.
+    direction : {"decrease", "increase"}
+        Only checks that a fall of the MDE is possible (the formula is symmetric).
 
     Returns
     -------
@@ -412,15 +417,15 @@ def mde_matched(n_treated: float, n_control: float, base_rate: float, *,
     Notes
     -----
     Effective sample sizes (Kish 1965): :math:`n^{e}_g = (\sum_i w_i)^2 / \sum_i w_i^2` in each group
-    (``n_g`` when no weights are given).  The MDE is :func:`mde_proportions` at :math:`n^e_1, n^e_0`
-    with design effect :math:`\text{VIF} \times (1 - R^2)`, i.e. the Cohen's-h solution of
+    (``n_g`` when no weights are given).  The MDE is Bloom's (1995; 2006, eq. for a binary outcome)
 
-    .. math:: \Phi(|h| \sqrt{\tilde n} - z) + \Phi(-|h|\sqrt{\tilde n} - z) = \text{power},\quad
-              \tilde n = \frac{1}{\text{VIF}(1 - R^2)} \Big(\frac{1}{n^e_1} + \frac{1}{n^e_0}\Big)^{-1}.
+    .. math:: MDE = M \sqrt{\text{VIF}\,(1 - R^2)\; p_0 (1 - p_0) \Big(\frac{1}{n^e_1} + \frac{1}{n^e_0}\Big)},
+              \quad M = z_{1-\alpha/2} + z_{power}
 
-    Matching with replacement reuses comparison children; the Kish size of the weights is the
-    first-order loss (the Abadie-Imbens variance adds a little more, which ``variance_inflation``
-    can hold).  Confirm with :func:`simulate_power` on the authority's own data.
+    with the variance evaluated at the base rate :math:`p_0` in both groups.  Unlike Cohen's h
+    (:func:`mde_proportions`) it does not let the treated group's variance shrink with the effect:
+    after matching most of the variance is the reused comparison children's, at :math:`p_0`.
+    Confirm with :func:`simulate_power` (``method="plasmode"`` for matching with replacement).
 
     Examples
     --------
@@ -430,23 +435,39 @@ def mde_matched(n_treated: float, n_control: float, base_rate: float, *,
     """
     n1 = _check_count(n_treated, "n_treated", 2)
     n0 = _check_count(n_control, "n_control", 2)
+    p0 = _check_prob(base_rate, "base_rate")
+    alpha = _check_prob(alpha, "alpha")
+    pw = _check_prob(power, "power")
     vif = _check_positive(variance_inflation, "variance_inflation")
     r2 = float(r_squared)
     if not 0 <= r2 < 1:
         raise InputError(f"r_squared is {r_squared!r}", field="r_squared", fix="give a share in [0, 1), e.g. 0.1")
+    if direction not in ("decrease", "increase"):
+        raise InputError(f"direction is {direction!r}", field="direction", fix="use 'decrease' or 'increase'")
     e1 = effective_sample_size(weights_treated) if weights_treated is not None else n1
     e0 = effective_sample_size(weights_control) if weights_control is not None else n0
-    res = mde_proportions(e1, e0, base_rate, alpha=alpha, power=power, design_effect=vif * (1 - r2),
-                          direction=direction, outcome_label=outcome_label, subject=subject)
-    res.kind = "matched"
-    res.n_text = _two_group_text(n1, n0, subject)
-    if abs(e1 - n1) > 0.5 or abs(e0 - n0) > 0.5:
-        res.n_text += f" (worth about {e1:,.0f} and {e0:,.0f} after balancing)"
-    res.method = ("matched or weighted comparison: difference of two proportions at the Kish effective sample "
-                  f"sizes, Cohen's h, variance inflation {vif:g}, covariate R-squared {r2:g}")
-    res.inputs.update({"n_treated": n1, "n_control": n0, "effective_n_treated": e1, "effective_n_control": e0,
-                       "variance_inflation": vif, "r_squared": r2})
-    return res
+    m = bloom_multiplier(alpha=alpha, power=pw)
+    se = math.sqrt(vif * (1 - r2) * p0 * (1 - p0) * (1 / e1 + 1 / e0))
+    value = m * se
+    warnings: list[str] = []
+    limit = p0 if direction == "decrease" else 1 - p0
+    if value >= limit:
+        warnings.append(f"even a {'fall to 0' if direction == 'decrease' else 'rise to 100%'} from "
+                        f"{100 * p0:.1f}% could not be detected with these numbers.")
+        value = float("nan")
+    n_text = _two_group_text(n1, n0, subject)
+    w1, w0 = e1 / vif, e0 / vif  # as many children in a simple comparison
+    if abs(w1 - n1) > 0.5 or abs(w0 - n0) > 0.5:
+        n_text += f" (worth about {w1:,.0f} and {w0:,.0f} in a simple comparison, after balancing)"
+    return MDEResult(
+        mde=value, units="proportion", kind="matched",
+        method=(f"matched or weighted comparison: Bloom (1995) multiplier {m:.2f} x SE of a difference of "
+                f"proportions at the base rate, Kish effective sizes, variance inflation {vif:.2f}, "
+                f"covariate R-squared {r2:g}"),
+        inputs={"n_treated": n1, "n_control": n0, "base_rate": p0, "effective_n_treated": e1,
+                "effective_n_control": e0, "variance_inflation": vif, "r_squared": r2, "multiplier": m,
+                "se": se, "direction": direction, "alpha": alpha, "power": pw},
+        n_text=n_text, outcome_label=outcome_label, alpha=alpha, power=pw, warnings=warnings)
 
 
 # ----------------------------------------------------------------------------- panel
@@ -799,6 +820,8 @@ class PowerSimulation:
         The planted effect.
     estimates : ndarray
         The design's estimate in each replication.
+    ses : ndarray
+        Its standard error in each replication.
     baseline : float
         The value tested against (the design's estimate on the data as given, or 0).
     """
@@ -811,6 +834,7 @@ class PowerSimulation:
     estimates: np.ndarray
     baseline: float
     method: str
+    ses: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def sentence(self) -> str:
         return (f"In {self.reps:,} resamples of the data with an effect of {_num(self.effect)} planted, the design "
@@ -820,7 +844,9 @@ class PowerSimulation:
 def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: Mapping[str, Any] | None,
                    effect: float, *, outcome: str, treatment: str | Sequence[str], reps: int = 200,
                    seed: int | None = None, unit: str | None = None, alpha: float = 0.05,
-                   baseline: Literal["estimate", "zero"] = "estimate") -> PowerSimulation:
+                   baseline: Literal["estimate", "zero"] = "estimate",
+                   method: Literal["resample", "plasmode"] = "resample",
+                   covariates: Sequence[str] | None = None) -> PowerSimulation:
     r"""Power of a design on the authority's own data, by resampling and planting an effect.
 
     Parameters
@@ -851,7 +877,15 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
     baseline : {"estimate", "zero"}
         Detected means: the interval excludes the design's estimate on the data as given
         (``"estimate"``, default: real data may already hold an effect, so the planted one is
-        measured against it), or excludes 0 (``"zero"``, data known to hold no effect).
+        measured against it), or excludes 0 (``"zero"``, data known to hold no effect).  Plasmode
+        simulations always test against 0.
+    method : {"resample", "plasmode"}
+        ``"resample"`` (default): rows (or units) drawn with replacement.  ``"plasmode"``: the rows
+        are kept as they are (covariates, treatment, overlap) and only the outcome is drawn afresh,
+        from a model of the comparison rows with the effect added for the planted rows.  Use it for
+        matching with replacement, for which the bootstrap is invalid (Abadie and Imbens 2008).
+    covariates : list of str, optional
+        Covariates of the plasmode outcome model (default ``kwargs["covariates"]``, else none).
 
     Returns
     -------
@@ -859,12 +893,19 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
 
     Notes
     -----
-    Each replication draws rows (or units) with replacement *within* the planted and unplanted
-    groups, so the group sizes stay those of the data.  A 0/1 outcome keeps 0/1 values: for a fall
-    each planted 1 becomes 0 with probability :math:`|\delta| / \bar y_1` (a rise: each 0 becomes 1 with
-    probability :math:`\delta / (1 - \bar y_1)`), so the planted group's expected proportion moves by
-    exactly :math:`\delta`; any other outcome has :math:`\delta` added.  Power is the share detected,
-    with Monte Carlo SE :math:`\sqrt{p(1-p)/R}`.
+    *Resample*: each replication draws rows (or units) with replacement *within* the planted and
+    unplanted groups, so the group sizes stay those of the data.  A 0/1 outcome keeps 0/1 values: for a
+    fall each planted 1 becomes 0 with probability :math:`|\delta| / \bar y_1` (a rise: each 0 becomes 1
+    with probability :math:`\delta / (1 - \bar y_1)`), so the planted group's expected proportion moves
+    by exactly :math:`\delta`; any other outcome has :math:`\delta` added.
+
+    *Plasmode* (Franklin et al. 2014, *Comput. Stat. Data Anal.* 72:219): a logistic (0/1 outcome) or
+    linear model of the outcome on the covariates is fitted to the unplanted rows; each replication
+    draws :math:`y_i \sim \text{Bernoulli}(\hat p_0(x_i) + \delta\, 1\{i\ \text{planted}\})` (clipped to
+    [0, 1]), or :math:`\hat\mu_0(x_i) + \delta 1\{\cdot\} + N(0, \hat s^2)`, so the true effect is
+    :math:`\delta` and nothing else differs between the groups but what the covariates explain.
+
+    Power is the share detected, with Monte Carlo SE :math:`\sqrt{p(1-p)/R}`.
 
     Examples
     --------
@@ -893,6 +934,11 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
         raise InputError(f"reps is {reps!r}", field="reps", fix="give a whole number, e.g. 200")
     if baseline not in ("estimate", "zero"):
         raise InputError(f"baseline is {baseline!r}", field="baseline", fix="use 'estimate' or 'zero'")
+    if method not in ("resample", "plasmode"):
+        raise InputError(f"method is {method!r}", field="method", fix="use 'resample' or 'plasmode'")
+    if method == "plasmode" and unit is not None:
+        raise InputError("plasmode simulation is for child-level rows, not a panel of units", field="method",
+                         fix="use method='resample' with unit=... for a panel")
     alpha = _check_prob(alpha, "alpha")
     kw = dict(kwargs or {})
     try:
@@ -910,6 +956,11 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
     y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
     binary = bool(np.isin(y[np.isfinite(y)], (0.0, 1.0)).all())
     p1 = float(np.nanmean(y[planted]))
+    if method == "plasmode":
+        return _plasmode(data, design_func, kw, float(effect), outcome=outcome, planted=planted, y=y,
+                         binary=binary, covariates=list(covariates if covariates is not None
+                                                        else kw.get("covariates") or []),
+                         reps=int(reps), seed=seed, alpha=alpha)
     if binary:
         if effect < 0 and -effect > p1:
             raise InputError(f"a fall of {-effect:g} is more than the planted rows' proportion {p1:.3f}",
@@ -934,6 +985,7 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
         rows_of = {u: np.flatnonzero(units == u) for u in unit_planted.index}
 
     ests: list[float] = []
+    ses: list[float] = []
     detected = 0
     failed = 0
     for _ in range(int(reps)):
@@ -965,6 +1017,7 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
             continue
         lo, hi = est.ci
         ests.append(float(est.estimate))
+        ses.append(float(est.se))
         detected += not (lo <= base <= hi)
     ran = len(ests)
     if ran == 0:
@@ -973,10 +1026,78 @@ def simulate_power(data: pd.DataFrame, design_func: Callable[..., Any], kwargs: 
     p = detected / ran
     return PowerSimulation(
         power=p, mc_se=math.sqrt(p * (1 - p) / ran), reps=ran, effect=float(effect), failed=failed,
-        estimates=np.asarray(ests), baseline=base,
+        estimates=np.asarray(ests), ses=np.asarray(ses), baseline=base,
         method=(f"{ran} resamples of {'units' if unit else 'rows'} within the planted and unplanted groups, "
                 f"effect {effect:g} planted in {outcome}, detected = {100 * (1 - alpha):g}% interval excludes "
                 f"{'the estimate on the data as given' if baseline == 'estimate' else '0'}"))
+
+
+def _plasmode(data: pd.DataFrame, design_func: Callable[..., Any], kw: dict[str, Any], effect: float, *,
+              outcome: str, planted: np.ndarray, y: np.ndarray, binary: bool, covariates: list[str], reps: int,
+              seed: int | None, alpha: float) -> PowerSimulation:
+    """Outcomes drawn afresh from a model of the comparison rows, the effect added to the planted rows."""
+    n = len(data)
+    if covariates:
+        from ehimpact.estimators.balance import design_matrices
+
+        missing = [c for c in covariates if c not in data.columns]
+        if missing:
+            raise InputError(f"covariate(s) {missing} not in the data", field="covariates",
+                             fix="name covariates of the data, or pass covariates=[]")
+        X, names, _, _ = design_matrices(data, covariates)
+    else:
+        X, names = np.zeros((n, 0)), []
+    ctrl = ~planted & np.isfinite(y)
+    clipped = 0.0
+    if binary:
+        mu0 = np.full(n, float(y[ctrl].mean()))
+        if X.shape[1]:
+            try:
+                from ehimpact.estimators.propensity import fit_propensity
+
+                fit = fit_propensity(X[ctrl], y[ctrl], names)
+                if fit.coef is not None:
+                    mu0 = 1.0 / (1.0 + np.exp(-(fit.coef[0] + X @ fit.coef[1:])))
+            except InputError:  # separation or a constant covariate: the comparison mean
+                pass
+        p = mu0 + effect * planted
+        clipped = float(((p < 0) | (p > 1))[planted].mean())
+        p = np.clip(p, 0.0, 1.0)
+        s_noise = 0.0
+    else:
+        Z = np.column_stack([np.ones(n), X])
+        beta, *_ = np.linalg.lstsq(Z[ctrl], y[ctrl], rcond=None)
+        mu0 = Z @ beta
+        resid = y[ctrl] - mu0[ctrl]
+        s_noise = float(np.sqrt((resid**2).sum() / max(int(ctrl.sum()) - Z.shape[1], 1)))
+        p = mu0 + effect * planted
+    rng = np.random.default_rng(seed)
+    ests: list[float] = []
+    ses: list[float] = []
+    detected = failed = 0
+    for _ in range(reps):
+        yy = (rng.random(n) < p).astype(float) if binary else p + rng.normal(scale=s_noise, size=n)
+        try:
+            est = design_func(data.assign(**{outcome: yy}), **kw)
+        except InputError:
+            failed += 1
+            continue
+        lo, hi = est.ci
+        ests.append(float(est.estimate))
+        ses.append(float(est.se))
+        detected += not (lo <= 0.0 <= hi)
+    ran = len(ests)
+    if ran == 0:
+        raise InputError(f"the design failed in all {reps} plasmode draws", field="design_func",
+                         fix="check that the design runs on the data as given")
+    pw = detected / ran
+    note = f"; {100 * clipped:.0f}% of planted rows clipped to [0, 1]" if clipped else ""
+    return PowerSimulation(
+        power=pw, mc_se=math.sqrt(pw * (1 - pw) / ran), reps=ran, effect=effect, failed=failed,
+        estimates=np.asarray(ests), ses=np.asarray(ses), baseline=0.0,
+        method=(f"{ran} plasmode draws of {outcome} ({'logistic' if binary else 'linear'} model of the comparison "
+                f"rows on {len(covariates)} covariates), effect {effect:g} added to the planted rows, detected = "
+                f"{100 * (1 - alpha):g}% interval excludes 0{note}"))
 
 
 # ``eh.power`` resolves through ehimpact's lazy table ("power" -> this module's ``power``): the module itself.
