@@ -558,9 +558,10 @@ def _date_cell(value: Any) -> Any:
 def _numbers(raw: pd.DataFrame, fname: str, path: Path, report: ReadReport, label: str) -> pd.Series:
     text = raw[fname].map(_text)
     values = pd.to_numeric(text, errors="coerce")
-    invalid = text.notna() & values.isna()
+    invalid = text.notna() & (values.isna() | ~(values.abs() <= 1e6).fillna(False))
+    values = values.where(~invalid)
     for rec in raw.loc[invalid, "_record"]:
-        report.add(file=path, record=rec, field=label, problem="not a number",
+        report.add(file=path, record=rec, field=label, problem="not a number (or beyond a million)",
                    action="value set to missing")
     if fname == "age" or fname.startswith("n_"):  # whole years / counts
         values = values.where(values.isna(), values.fillna(0).astype(float).apply(int))

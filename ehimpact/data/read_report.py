@@ -204,6 +204,7 @@ def _cell_dates(raw: pd.Series) -> pd.Series:
     """Dates of cells that already hold a date (Excel date cells); NaT elsewhere."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
+        out = out.where(out.between(_EARLIEST, _LATEST))  # a non-ns unit may hold year 2300
         return out.astype("datetime64[ns]").dt.normalize()
     is_date = _is_date_cell(raw)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
