@@ -212,3 +212,18 @@ def test_workbook_date_cells_need_no_format(annex):
     # the sample's dates are all real date cells: nothing is unreadable
     assert not any("not a valid date" in p.problem for p in annex.report.problems)
     assert isinstance(dt.date.today(), dt.date)
+
+
+def test_out_of_range_cells_reported_not_crash(tmp_path):
+    # found by fuzzing: a date cell in year 2300 overflowed pandas' nanosecond dates, and a
+    # count of 1e30 overflowed an integer
+    def edit(book):
+        ws = book["List 3"]
+        ws["F2"] = dt.datetime(2300, 1, 1)
+        ws["I3"] = 1e30
+    annex = read_annex_a(_copy(tmp_path, edit), salt=SALT)
+    frame = annex.report.to_frame().set_index("record")
+    assert frame.loc["List 3 row 2", "problem"] == "implausible date (outside 1900-2099)"
+    assert frame.loc["List 3 row 2", "action"] == "record excluded"
+    assert frame.loc["List 3 row 3", "action"] == "value set to missing"
+    assert len(annex.lists[3]) == 5 and annex.lists[3].n_referrals_12m.isna().sum() == 1
