@@ -566,7 +566,8 @@ def validate_file(
         shown by a check).
     max_excluded_share : float, default 0.02
         A file (or table within it) whose excluded share of records passes this is an
-        error, as it stops a run.
+        error, as it stops a run (duplicates and still-open episodes do not count, as in
+        :func:`ehimpact.data.read_statutory`).
 
     Returns
     -------
@@ -730,9 +731,17 @@ def _read_report_rows(report: ReadReport, limit: float) -> list[dict[str, Any]]:
                      "check the value (it was left out)" if r.action == "value set to missing"
                      else "nothing to do if this is expected",
                      "severity": "warning", "kind": kinds.get(r.action, "read"), "examples": ""})
+    # as a run counts them (ehimpact.data.statutory): duplicates and still-open episodes lose
+    # no information, so they do not count towards the limit
+    frame = report.to_frame()
+    harmless = frame[(frame["action"] == "duplicate excluded")
+                     | ((frame["action"] == "record excluded")
+                        & frame["problem"].str.contains("still open", regex=False))]
+    spared = harmless.groupby("file")["record"].nunique().to_dict()
     for file, tables in report.counts.items():
         for table, c in tables.items():
-            read, excluded = c["read"], c["excluded"]
+            read = c["read"]
+            excluded = max(c["excluded"] - int(spared.get(file, 0)), 0)
             if read == 0:
                 rows.append({"column": f"{file} {table}", "problem": "no records",
                              "rows": "", "n_rows": 0, "fix": "export the table again with its rows",
