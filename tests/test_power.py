@@ -174,6 +174,22 @@ def test_estimate_panel_structure_recovers_icc_and_rho():
     assert r.inputs["rho"] == s.rho and r.inputs["icc"] == s.icc
 
 
+def test_unit_seasonality_is_removed_when_windows_are_whole_years():
+    rng = np.random.default_rng(11)
+    df = _ar1_panel(rng, 60, 48, icc=0.5, rho=0.3, sd=1.0)
+    amp = np.repeat(rng.uniform(0, 4, 60), 48)  # each authority its own seasonal swing
+    df["rate"] += amp * np.sin(2 * np.pi * np.tile(np.arange(48), 60) / 12)
+    raw = P.estimate_panel_structure(df, "la", "month", "rate")
+    des = P.estimate_panel_structure(df, "la", "month", "rate", season_length=12)
+    assert raw.sd_within > 1.1 and raw.rho > 0.5  # the swings look like noise, serially correlated
+    assert abs(des.sd_within - math.sqrt(0.5)) < 0.06
+    assert abs(des.rho - 0.3) < 0.08
+    with pytest.raises(InputError) as e:
+        P.estimate_panel_structure(df[df.month < df.month.min() + pd.DateOffset(months=18)], "la", "month", "rate",
+                                   season_length=12)
+    assert e.value.field == "season_length"
+
+
 def test_estimate_panel_structure_input_errors():
     with pytest.raises(InputError) as e:
         P.estimate_panel_structure(pd.DataFrame({"a": [1]}), "la", "month", "rate")

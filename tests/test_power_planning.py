@@ -90,7 +90,7 @@ def test_panel_mde_from_never_adopters_structure(ev, table):
     own = first[ev.authority]
     j1, j0 = int((first == own).sum()), int(first.isna().sum())
     s = P.estimate_panel_structure(p[p["authority_code"].isin(first.index[first.isna()])], "authority_code",
-                                   "period", "referrals_rate")
+                                   "period", "referrals_rate", season_length=12)  # 12-month windows
     expected = P.mde_panel(j1, j0, 12, 12, structure=s).mde
     row = table[table["Design family"] == "Authority panel"].iloc[0]
     assert (row["Treated or after"], row["Comparison or before"]) == (j1, j0)

@@ -503,7 +503,8 @@ class PanelStructure:
         return {k: float(v) for k, v in self.__dict__.items()}
 
 
-def estimate_panel_structure(panel: pd.DataFrame, unit: str, time: str, outcome: str) -> PanelStructure:
+def estimate_panel_structure(panel: pd.DataFrame, unit: str, time: str, outcome: str, *,
+                             season_length: int | None = None) -> PanelStructure:
     r"""Intra-cluster correlation and AR(1) serial correlation of a unit x period panel.
 
     Use the rows without treatment effects: comparison authorities, or the pre-adoption months.
@@ -514,6 +515,9 @@ def estimate_panel_structure(panel: pd.DataFrame, unit: str, time: str, outcome:
         One row per unit and period.
     unit, time, outcome : str
         Column names.
+    season_length : int, optional
+        Also remove each unit's own seasonal pattern (12 for months): use it when the comparison
+        windows are whole years, over which an authority's own seasonality cancels.
 
     Returns
     -------
@@ -530,7 +534,9 @@ def estimate_panel_structure(panel: pd.DataFrame, unit: str, time: str, outcome:
     correlation matrix (the demeaning removes :math:`\mathbf 1' R \mathbf 1 / T` of the :math:`T` degrees of
     freedom).  The authority variance is method-of-moments from the period-adjusted unit means,
     :math:`\hat\sigma_u^2 = \max(0, s^2_{\bar y_i} - \hat\sigma_e^2 \mathbf 1' R \mathbf 1 / T^2)`, and
-    :math:`ICC = \hat\sigma_u^2 / (\hat\sigma_u^2 + \hat\sigma_e^2)`.
+    :math:`ICC = \hat\sigma_u^2 / (\hat\sigma_u^2 + \hat\sigma_e^2)`.  With ``season_length`` = s the
+    residuals are also centred within each unit and season (periods in order, position mod s), and
+    the within variance loses :math:`N(s - 1)` more degrees of freedom.
 
     Examples
     --------
@@ -557,11 +563,21 @@ def estimate_panel_structure(panel: pd.DataFrame, unit: str, time: str, outcome:
     time_means = y.mean(axis=0, keepdims=True)
     grand = float(y.mean())
     e = y - unit_means - time_means + grand
+    extra_df = 0
+    if season_length:
+        sl = int(season_length)
+        if sl < 2 or t < 2 * sl:
+            raise InputError(f"season_length {season_length!r} with {t} periods", field="season_length",
+                             fix="give e.g. 12 for months, with at least two full seasons of data")
+        pos = np.arange(t) % sl
+        for k in range(sl):
+            e[:, pos == k] -= e[:, pos == k].mean(axis=1, keepdims=True)
+        extra_df = n * (sl - 1)
     ss = float((e**2).sum())
     rho0 = float((e[:, 1:] * e[:, :-1]).sum() / ss) if ss > 0 else 0.0
     rho = float(np.clip((rho0 * (t - 1) + 1) / (t - 2), -0.98, 0.98)) if t > 2 else rho0
     one_r_one = float(_ar1_corr(t, rho).sum())
-    sig_e2 = ss / ((n - 1) * (t - one_r_one / t))
+    sig_e2 = ss / max((n - 1) * (t - one_r_one / t) - extra_df, 1.0)
     ubar = (unit_means - grand).ravel()
     s2_u = float(np.var(ubar, ddof=1))
     sig_u2 = max(0.0, s2_u - sig_e2 * one_r_one / t**2)

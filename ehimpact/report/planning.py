@@ -262,7 +262,9 @@ def _panel_mde(ev: Evaluation, panel: pd.DataFrame, col: str, window: int, units
     comp = panel[panel[unit].isin(never)]
     if comp[unit].nunique() < 2:  # one comparison authority: use every authority's months before adoption
         comp = panel[panel["adoption_period"].isna() | (panel[time] < panel["adoption_period"])]
-    structure = P.estimate_panel_structure(comp, unit, time, col)
+    # whole-year windows: each authority's own seasonal pattern cancels in its before/after change
+    season = 12 if n_pre % 12 == 0 and n_post % 12 == 0 and comp[time].nunique() >= 24 else None
+    structure = P.estimate_panel_structure(comp, unit, time, col, season_length=season)
     r = P.mde_panel(len(adopters), len(never), n_pre, n_post, structure=structure, alpha=alpha, power=power,
                     units=units)  # the unit names the outcome: no separate label in the sentence
     return r, len(adopters), len(never)
