@@ -57,7 +57,7 @@ def sniff(path: str | Path) -> str:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "export.xlsx"
-    >>> _ = p.write_text("a,b\n1,2\n")
+    >>> _ = p.write_text("a,b\\n1,2\\n")
     >>> sniff(p)
     'text'
     """
