@@ -283,3 +283,55 @@ def test_csv_named_xlsx_and_semicolons(tmp_path):
     semi = read_local_export(tmp_path / "s.csv", CLEAN, salt=SALT)
     comma = read_local_export(FIX / "eh_small.csv", CLEAN, salt=SALT)
     pd.testing.assert_frame_equal(semi.children, comma.children)
+
+
+# ------------------------------------------------------------------ a whole authority's files
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory):
+    from ehimpact.data.statutory_writer import write_statutory
+    from ehimpact.data.synthetic import region
+
+    reg = region(n_authorities=1, children_per_authority=120, seed=3)
+    return next(iter(write_statutory(reg, tmp_path_factory.mktemp("auth")).values()))
+
+
+def test_authority_export_as_excel_with_date_cells_and_blank_services(authority, tmp_path):
+    import openpyxl
+
+    frame = pd.read_csv(authority.local_export, dtype=str, keep_default_na=False)
+    comparison = frame["Outcome"] == "Assessed - not supported"
+    assert comparison.any() and (frame.loc[comparison, "Service"] == "NONE").all()
+    frame.loc[comparison, "Service"] = ""          # as case systems export it: no service
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "EH episodes"
+    ws.append(list(frame.columns))
+    dates = {"DOB", "Referral Date", "EHA Date", "Episode Start", "Episode Closed"}
+    for row in frame.itertuples(index=False):
+        ws.append([dt.datetime.strptime(v, "%d/%m/%Y") if c in dates and v else (v or None)
+                   for c, v in zip(frame.columns, row, strict=True)])
+    book.save(tmp_path / "export.xlsx")
+    spec = yaml.safe_load(authority.mapping.read_text())
+    spec["sheet"] = "EH episodes"
+    spec["fields"]["intervention_type"]["codes"][""] = "none"
+    xl = read_local_export(tmp_path / "export.xlsx", spec, salt=SALT)
+    csv = read_local_export(authority.local_export, authority.mapping, salt=SALT)
+    pd.testing.assert_frame_equal(xl.children, csv.children)
+    assert (xl.children.loc[xl.children.received_early_help == 0, "intervention_type"] == "none").all()
+
+
+def test_authority_ssda903_in_iso_reads_the_same(authority, tmp_path):
+    import re
+
+    from ehimpact.data.ssda903 import read_ssda903
+
+    for name in ("episodes.csv", "header.csv"):
+        text = (authority.ssda903_dir / name).read_text()
+        (tmp_path / name).write_text(re.sub(r"(\d{2})/(\d{2})/(\d{4})", r"\3-\2-\1", text))
+    iso = read_ssda903(tmp_path, salt=SALT)
+    dmy = read_ssda903(authority.ssda903_dir, salt=SALT)
+    assert len(dmy.events()) > 0
+    pd.testing.assert_frame_equal(iso.events(), dmy.events())
+    pd.testing.assert_frame_equal(iso.header, dmy.header)
