@@ -293,3 +293,20 @@ def test_unknown_outcome_or_covariate_column_is_an_input_error_naming_close_matc
     with pytest.raises(InputError) as err:
         Evaluation(config.evaluation, base_dir=base)
     assert "prior_contacts" in str(err.value)
+
+
+def test_charts_show_what_tables_show_with_labels_and_legends_off_the_data(tmp_path):
+    """The Love plot drops the differences its table suppresses, has human labels and its legend outside."""
+    ev = _evaluation(tmp_path)
+    sec = ev.section(6)
+    table = dict(sec.tables)["Covariate balance before and after adjustment"]
+    fig = dict(sec.figures)["Love plot: standardised mean differences"]
+    ax = fig.axes[0]
+    after = ax.collections[1].get_offsets()
+    plotted = int(np.isfinite(np.asarray(after)[:, 0]).sum())
+    shown = int(pd.to_numeric(table["Std. mean difference after"], errors="coerce").notna().sum())
+    assert plotted == shown
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Age (years)" in names and not any("_" in n or "=" in n for n in names)
+    x0, _ = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted()).p0
+    assert x0 >= 1.0  # to the right of the axes, over no data

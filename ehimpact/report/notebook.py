@@ -28,6 +28,7 @@ html, body { max-width: 100%; overflow-x: hidden; }
 .jp-RenderedHTMLCommon .eh-table td, .jp-RenderedHTMLCommon .eh-table th, .eh-table td, .eh-table th {
   padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
 .jp-RenderedHTMLCommon .eh-table td.num, .eh-table td.num { text-align: right; white-space: nowrap; }
+.jp-RenderedHTMLCommon .eh-table td.num:first-child, .eh-table td.num:first-child { text-align: left; }
 .jp-RenderedHTMLCommon .eh-table th, .eh-table th { vertical-align: bottom; }
 .eh-figure { max-width: 100%; height: auto; }
 .eh-box { border: 2px solid #b58900; background: #fdf6e3; padding: 6px 12px; margin: 0.6em 0; }

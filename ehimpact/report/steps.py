@@ -211,15 +211,18 @@ def has_small_counts(values: Any, threshold: int) -> bool:
 
 
 def _monthly_figure(ap: pd.DataFrame, ev: Evaluation, series: list[tuple[str, str]]):
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = plt.subplots(figsize=(10, 3.2))
     for col, lab in series:
         ax.plot(pd.to_datetime(ap["period"]), ap[col], label=lab)
     adoption = ev._adoption_period()
     if adoption is not None:
         ax.axvline(adoption, color="grey", linestyle="--", linewidth=1, label="new model starts")
     ax.set_ylabel("number per month")
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     # the legend sits below the axes, never over the data
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(" and ".join(lab for _, lab in series).capitalize(), fontsize=10)
@@ -247,16 +250,31 @@ def step6(ev: Evaluation, sec: Section) -> None:
         worst = float(bal["smd_after"].abs().max())
         sec.say(f"Balance after adjustment: the largest standardised mean difference is {worst:.2f} "
                 f"({'all below' if worst < 0.1 else 'not all below'} the 0.1 rule of thumb).")
-        ev.add_table(sec, "Covariate balance before and after adjustment", _protected_balance(ev, primary, bal),
+        protected = _protected_balance(ev, primary, bal)
+        ev.add_table(sec, "Covariate balance before and after adjustment", protected,
                      counts=[], row="One row per characteristic (or category of one): group means or shares, and "
                                     "standardised mean differences before and after adjustment.")
         for meth in ("love_plot", "plot_balance"):
             if hasattr(primary, meth):
-                ax = getattr(primary, meth)()
+                from ehimpact.estimators.balance import love_plot
+
+                # the chart shows what the table shows: a difference suppressed there is not plotted
+                shown = bal.copy()
+                for col in ("smd_before", "smd_after"):
+                    if col in protected.columns:
+                        hidden = pd.to_numeric(protected[col], errors="coerce").isna().to_numpy() & \
+                            shown[col].notna().to_numpy()
+                        shown.loc[hidden, col] = np.nan
+                ax = love_plot(shown, title="Balance before and after adjustment") if meth == "love_plot" \
+                    and {"covariate", "smd_before", "smd_after"} <= set(shown.columns) else getattr(primary, meth)()
+                _label_ticks(ax)
+                _legend_outside(ax.figure)
                 sec.figures.append(("Love plot: standardised mean differences", ax.figure))
                 break
         if hasattr(primary, "overlap_plot"):
-            sec.figures.append(("Propensity-score overlap", primary.overlap_plot().figure))
+            ax = primary.overlap_plot()
+            _legend_outside(ax.figure)
+            sec.figures.append(("Propensity-score overlap", ax.figure))
     diag = primary.diagnostics
     pre = pretrend_sentence(primary)
     if pre:
@@ -420,7 +438,7 @@ def step8(ev: Evaluation, sec: Section) -> None:
             sec.say(NotAvailable("Sensitivity analysis", str(exc)).text())
     ev_text = evalue_sentence(primary) if isinstance(primary, Estimate) else None
     if ev_text:
-        sec.say(ev_text)
+        sec.say("**Unmeasured confounding (headline).** " + ev_text)
 
 
 # ---------------------------------------------------------------------------- 9-10
@@ -525,8 +543,23 @@ def split_assumptions(summary: str) -> tuple[list[str], list[str]]:
     return text, boxed
 
 
+def _label_ticks(ax: Any) -> None:
+    """Human labels for a chart's category ticks (``sex=female`` -> ``Sex: female``)."""
+    from ehimpact.report.labels import label
+
+    ticks = ax.get_yticks()
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    if names and any(names):
+        ax.set_yticks(ticks, [label(n) if n else n for n in names])
+
+
 def _legend_outside(fig: Any) -> None:
-    """Move every legend of a figure below its axes, so no legend covers data."""
+    """Move every legend of a figure to the right of its axes, so no legend covers data.
+
+    The figure is widened by the legend's room, so the axes keep their width (and their tick
+    labels their spacing).
+    """
+    moved = False
     for ax in fig.axes:
         leg = ax.get_legend()
         if leg is None:
@@ -536,6 +569,10 @@ def _legend_outside(fig: Any) -> None:
             continue
         leg.remove()
         ax.legend(handles, labels, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        moved = True
+    if moved:
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w + 2.4, h)
     try:
         fig.tight_layout()
     except Exception:  # noqa: BLE001 - layout is cosmetic

@@ -237,7 +237,8 @@ def sample_text(est: Estimate, count: Callable[..., str] | None = None) -> str:
     if units == "months":
         return f"{est.n_treated:,} months after the change, {est.n_control:,} before"
     if units == "authorities":
-        return f"{est.n_treated:,} adopting and {est.n_control:,} comparison authorities"
+        return (f"{est.n_treated:,} adopting and {est.n_control:,} comparison "
+                f"{'authority' if est.n_control == 1 else 'authorities'}")
     if count is None:
         return f"{est.n_treated:,} treated and {est.n_control:,} comparison {units}"
     diag = est.diagnostics or {}
