@@ -98,9 +98,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     outcome = run_one(args.config, code, out, run_name=cfg.batch.name if cfg.batch else "run", pdf=args.pdf,
                       engine="ehimpact-inprocess")
     if outcome.status == "failed":
-        print(f"error: run failed for {code}: {outcome.error}", file=sys.stderr)
+        user_error = outcome.error.startswith("InputError:")
+        message = outcome.error.removeprefix("InputError:").strip() if user_error else outcome.error
+        print(f"error: run failed for {code}: {message}", file=sys.stderr)  # the whole message, every line
         print(f"details: {outcome.folder}", file=sys.stderr)
-        return 1
+        return 2 if user_error else 1
     print(f"report: {Path(outcome.folder) / 'report.html'}")
     return 0
 

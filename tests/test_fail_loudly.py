@@ -136,10 +136,6 @@ def test_run_exits_2_naming_file_and_fix(case, written, monkeypatch, capsys):
     code, err = _run("run", _case_config(case, written), root, monkeypatch, capsys)
     assert "Traceback" not in err
     assert any(k in err for k in ("data.statutory.", "local_export")), err  # the key at fault, always
-    if code == 1 and "run failed" in err and "InputError" in err:
-        # ehimpact.cli._cmd_run still reports a run that stopped on an InputError as a failed
-        # run (exit 1) and shows the error's first line only: change requested, then this goes
-        pytest.xfail("cli run exits 1, not 2, when run_one stops on an InputError")
     assert code == 2, err
     for words in CASES[case][2]:
         assert words in err, (words, err)

@@ -50,8 +50,9 @@ def test_rereferral_rate_hand_count(data):
 
 
 def test_repeat_plan_rate_hand_count(data):
-    # plan starts: A1 2023-03-01 (first ever, NumberOfPreviousCPP 0)
-    #              B2 2023-02-01 (NumberOfPreviousCPP 1 -> REPEAT: had a plan before)
+    # plan starts: A1 2023-03-01 (first ever, NumberOfPreviousCPP 1: the DfE schema's positive
+    #              integer counts the current plan)
+    #              B2 2023-02-01 (NumberOfPreviousCPP 2 -> REPEAT: had a plan before)
     #              C3 2023-05-01 (first), C3 2024-05-01 (earlier plan in data -> REPEAT)
     # -> 4 starts, 2 repeats, rate 0.5
     m = data.measures
@@ -136,6 +137,11 @@ def test_rate_functions_period_and_errors():
         rereferrals(r.drop(columns="referral_date"))
     plans = pd.DataFrame({"child_id": ["a", "a"], "start_date": pd.to_datetime(["2015-01-01", "2023-06-01"])})
     assert repeat_plans(plans, period=("2023-04-01", "2024-03-31")).attrs["rate"] == 1.0
+    # NumberOfPreviousCPP is an xs:positiveInteger in every DfE CIN schema (2017-2024): a first plan is
+    # written as 1, so only 2 or more marks a repeat (tests/fixtures/external/cin/CIN_schema_2024.xsd)
+    counted = pd.DataFrame({"child_id": ["a", "b", "c"], "n_previous_cpp": [1, 2, 3],
+                            "start_date": pd.to_datetime(["2023-05-01"] * 3)})
+    assert repeat_plans(counted)["repeat"].tolist() == [0, 1, 1]
     kids = pd.DataFrame({"received_early_help": [0], "referral_date": pd.to_datetime(["2022-01-01"]),
                          "end_date": [pd.NaT]})
     with pytest.raises(InputError, match="no closed supported episode"):

@@ -133,10 +133,11 @@ def test_derive_flags_window_edges():
     ev = pd.DataFrame({
         "child_id": ["a", "b", "c", "d"],
         "event_type": ["csc_referral"] * 4,
-        # on the index date (no), +1 day (yes), exactly +12 calendar months (yes), +1 day more (no)
+        # on the index date (yes: a same-day step-up counts), +1 day (yes), exactly +12 calendar
+        # months (yes), +1 day more (no)
         "event_date": pd.to_datetime(["2020-01-31", "2020-02-01", "2021-01-31", "2021-02-01"]),
     })
-    assert derive_flags(kids, ev)["csc_referral_12m"].tolist() == [0, 1, 1, 0]
+    assert derive_flags(kids, ev)["csc_referral_12m"].tolist() == [1, 1, 1, 0]
     # month-end arithmetic follows pandas.DateOffset: 2019-01-31 + 1 month = 2019-02-28
     kids2 = pd.DataFrame({"child_id": ["e"], "index_date": pd.to_datetime(["2019-01-31"])})
     ev2 = pd.DataFrame({"child_id": ["e"], "event_type": ["cla_start"],

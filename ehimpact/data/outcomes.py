@@ -547,7 +547,8 @@ def repeat_plans(
 
     A plan start is a repeat when the same child has an earlier plan start in the
     data, or (when the ``previous`` column is given, e.g. CIN ``NumberOfPreviousCPP``)
-    the return records one or more previous plans, however long ago.
+    the return records a previous plan, however long ago: ``NumberOfPreviousCPP`` of 2 or
+    more, since the DfE schema makes the field a positive integer (a first plan is 1).
 
     Parameters
     ----------
@@ -555,7 +556,8 @@ def repeat_plans(
         ``child_id`` and ``date``; one row per plan start.
     date : str, default ``"start_date"``
     previous : str or None, default ``"n_previous_cpp"``
-        Count of plans before this one, used when present in ``plans``.
+        The return's plan count (``NumberOfPreviousCPP``, 1 for a first plan), used when
+        present in ``plans``.
     period : (start, end), optional
         Inclusive period of plan starts to report on (earlier plans still count).
 
@@ -570,7 +572,10 @@ def repeat_plans(
     # a plan on a later day than the child's first plan (same-day duplicates are not "before")
     earlier = frame.groupby("child_id")[date].transform("min") < frame[date]
     if previous is not None and previous in frame:
-        earlier |= pd.to_numeric(frame[previous], errors="coerce").fillna(0) > 0
+        # Every DfE CIN schema (2017-2024) types NumberOfPreviousCPP as xs:positiveInteger, so a
+        # schema-valid first plan cannot carry 0: the count evidently includes the current plan.
+        # A repeat is therefore 2 or more (UNCONFIRMED against the DfE guide's wording).
+        earlier |= pd.to_numeric(frame[previous], errors="coerce").fillna(0) >= 2
     frame["repeat"] = earlier.astype("int8")
     if period is not None:
         lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
