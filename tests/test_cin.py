@@ -41,7 +41,7 @@ def test_tables_from_fixture(cin):
     # plans: A1 1, B2 1, C3 2
     assert len(cin.cpp) == 4
     b2 = cin.cpp[cin.cpp.child_id == h("B2")].iloc[0]
-    assert b2.n_previous_cpp == 2 and b2.initial_category == "EMO" and pd.isna(b2.end_date)
+    assert b2.n_previous_cpp == 1 and b2.initial_category == "EMO" and pd.isna(b2.end_date)
     assert cin.assessments.factors.tolist() == ["3A|4A"]
     assert cin.authority_code == "E06000036"
 

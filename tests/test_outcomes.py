@@ -50,14 +50,14 @@ def test_rereferral_rate_hand_count(data):
 
 
 def test_repeat_plan_rate_hand_count(data):
-    # plan starts: A1 2023-03-01 (first ever, NumberOfPreviousCPP 1: the DfE schema's positive
-    #              integer counts the current plan)
-    #              B2 2023-02-01 (NumberOfPreviousCPP 2 -> REPEAT: had a plan before)
+    # plan starts: A1 2023-03-01 (first ever, NumberOfPreviousCPP 0 in this hand-built file)
+    #              B2 2023-02-01 (NumberOfPreviousCPP 1: a first plan, since every DfE schema makes
+    #              the field a positive integer, so a repeat is 2 or more)
     #              C3 2023-05-01 (first), C3 2024-05-01 (earlier plan in data -> REPEAT)
-    # -> 4 starts, 2 repeats, rate 0.5
+    # -> 4 starts, 1 repeat, rate 0.25
     m = data.measures
-    assert (m["cpp_starts"], m["cpp_repeats"]) == (4, 2)
-    assert m["cpp_repeat_rate"] == pytest.approx(0.5, abs=1e-12)
+    assert (m["cpp_starts"], m["cpp_repeats"]) == (4, 1)
+    assert m["cpp_repeat_rate"] == pytest.approx(0.25, abs=1e-12)
 
 
 def test_eh_rereferral_rate_hand_count(data):
@@ -85,9 +85,10 @@ EXPECTED = pd.DataFrame(
         "s47_12m":          [1, 1, 0, 0],
         # A1 plan 2023-03-01 <= 2023-04-30; B2 2023-02-01; C3 2023-05-01 <= 2023-11-28
         "cpp_12m":          [1, 1, 1, 0],
-        # first vs repeat plan: B2's plan had NumberOfPreviousCPP = 1 -> repeat
-        "cpp_first_12m":    [1, 0, 1, 0],
-        "cpp_repeat_12m":   [0, 1, 0, 0],
+        # first vs repeat plan: B2's plan has NumberOfPreviousCPP = 1, which the DfE schema's
+        # positive integer makes a first plan (a repeat is 2 or more) -> first
+        "cpp_first_12m":    [1, 1, 1, 0],
+        "cpp_repeat_12m":   [0, 0, 0, 0],
         # A1 RNE=S 2023-10-01 <= 2024-04-30; B2 2023-03-15 <= 2024-03-31;
         # B2's second S episode is excluded (DEC before DECOM); C3's S episode has an
         # impossible DECOM (excluded), its other episode is RNE P
