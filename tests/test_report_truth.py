@@ -310,3 +310,20 @@ def test_charts_show_what_tables_show_with_labels_and_legends_off_the_data(tmp_p
     assert "Age (years)" in names and not any("_" in n or "=" in n for n in names)
     x0, _ = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted()).p0
     assert x0 >= 1.0  # to the right of the axes, over no data
+
+
+def test_every_sentence_passes_the_small_count_rule(tmp_path, monkeypatch):
+    """A count of people written by any module (e.g. a costs summary) is worded with the symbol on the page."""
+    from ehimpact.report import steps
+
+    original = steps.step1
+
+    def step1(ev, sec):
+        original(ev, sec)
+        sec.say("The cohort has 3 supported children and 4 comparison children.")
+        sec.boxed("Cohort 3 children; deadweight 0%")
+
+    monkeypatch.setattr(steps, "step1", step1)
+    sec = _evaluation(tmp_path).section(1)
+    assert "c supported children and c comparison children" in sec.paragraphs[-1]
+    assert "3 supported" not in " ".join(sec.paragraphs) and "3 children" not in " ".join(sec.box)

@@ -430,6 +430,7 @@ class Evaluation:
             step = self.config.step(number)
             sec = Section(number=number, title=step.title, prompt=step.prompt)
             getattr(steps, f"step{number}")(self, sec)
+            _redact(sec, self.config.disclosure.threshold, self.config.disclosure.symbol)
             _release_figures(sec)
             self._sections[number] = sec
         return self._sections[number]
@@ -446,6 +447,7 @@ class Evaluation:
             sec = Section(number=0, title="Summary",
                           prompt="The question, the answer, how sure we are, what it saves and what to do next.")
             steps.summary(self, sec)
+            _redact(sec, self.config.disclosure.threshold, self.config.disclosure.symbol)
             _release_figures(sec)
             self._sections[0] = sec
         return self._sections[0]
@@ -477,6 +479,16 @@ class Evaluation:
 
         d = self.config.disclosure
         return protect_results(record, threshold=d.threshold, symbol=d.symbol)
+
+
+def _redact(sec: Section, threshold: int, symbol: str) -> None:
+    """Every sentence and box item through the one small-count rule (the net under ``count``):
+    the page then says what results.json says (:func:`~ehimpact.report.disclosure.protect_results`
+    applies the same rule to it)."""
+    from ehimpact.report.disclosure import redact_text
+
+    sec.paragraphs[:] = [redact_text(p, threshold=threshold, symbol=symbol) for p in sec.paragraphs]
+    sec.box[:] = [redact_text(b, threshold=threshold, symbol=symbol) for b in sec.box]
 
 
 def _release_figures(sec: Section) -> None:
