@@ -115,8 +115,8 @@ def test_league_table_counts_are_as_in_each_report_and_totals_are_rounded(tmp_pa
     assert t["treated"] == 930 and t["comparison"] == 660  # 929 and 659, to the nearest 10
     assert t["n_suppressed_treated"] == 1
     sentence = summary.totals_sentence()
-    assert "930 treated and 660 comparison children" in sentence
-    assert "do not include 1 authority whose count is suppressed ('c')" in sentence
+    assert sentence.startswith("Across the 3 pooled authorities: 930 treated (not counting 1 authority whose "
+                               "treated count is suppressed ('c') in its own report) and 660 comparison children")
     assert "rounded to the nearest 10" in sentence
     text = _texts(secs)
     assert "929" not in text and "1,569" not in text  # no unrounded regional sum anywhere

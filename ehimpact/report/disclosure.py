@@ -1148,9 +1148,10 @@ def protect_balance(
             and math.isfinite(float(s)) else None
     hidden = {c: [False] * n_rows for c in props}
     counts: dict[str, list[int | None]] = {c: [None] * n_rows for c in props}
+    cells = {c: table[c].tolist() for c in table.columns}  # plain lists: per-cell pandas access is slow
     rows_in: list[int] = []
     for r in range(n_rows):
-        vals = [table[c].iloc[r] for c in props]
+        vals = [cells[c][r] for c in props]
         nums = []
         ok = True
         for v in vals:
@@ -1170,7 +1171,7 @@ def protect_balance(
     for c in props:
         n = sizes[c]
         for r in rows_in:
-            v = table[c].iloc[r]
+            v = cells[c][r]
             if _is_symbol(v, symbol):
                 hidden[c][r] = True
                 continue
@@ -1233,22 +1234,19 @@ def protect_balance(
     out = table.copy()
     for c in props:
         if any(hidden[c]):
-            col = out[c].astype(object)
-            for r in range(n_rows):
-                if hidden[c][r]:
-                    col.iloc[r] = symbol
-            out[c] = col
+            out[c] = pd.Series([symbol if hidden[c][r] else cells[c][r] for r in range(n_rows)],
+                               index=table.index, dtype=object)
     for d in derived:
         st = _stage(d)
-        col = out[d].astype(object)
+        new = list(cells[d])
         touched = False
         for r in range(n_rows):
             if any(hidden[c][r] and (st is None or _stage(c) in (st, None)) for c in props):
-                if not _blank(col.iloc[r]):
-                    col.iloc[r] = symbol
+                if not _blank(new[r]):
+                    new[r] = symbol
                     touched = True
         if touched:
-            out[d] = col
+            out[d] = pd.Series(new, index=table.index, dtype=object)
     return out
 
 
@@ -1284,21 +1282,25 @@ _FAMILIES = {
 _BALANCE_COLS = re.compile(r"^(mean|prop|share|pct)_(treated|control|comparison|supported)(_.+)?$")
 
 
+#: built-in designs whose estimates count authorities or months, not children
+_PANEL_DESIGNS = frozenset({"did_2x2", "twfe", "event_study", "staggered_did", "its", "synthetic_control"})
+
+
 def _child_designs() -> set[str]:
-    """Design names whose estimates count authorities or months (not children)."""
+    """Design names whose estimates count authorities or months (not children).
+
+    The built-in ones, plus any design registered in this process whose ``data_level`` is
+    not ``"child"`` (read from the registry without importing any estimator module).
+    """
+    out = set(_PANEL_DESIGNS)
     try:
         from ehimpact.estimators import registry
 
-        out = set()
-        for name in registry.available():
-            try:
-                if registry.get(name).data_level != "child":
-                    out.add(name)
-            except Exception:  # noqa: BLE001 - a broken plug-in must not stop disclosure control
-                continue
-        return out
-    except Exception:  # noqa: BLE001
-        return {"did_2x2", "twfe", "event_study", "staggered_did", "its", "synthetic_control"}
+        out |= {name for name, spec in getattr(registry, "_registry", {}).items()
+                if getattr(spec, "data_level", "child") != "child"}
+    except Exception:  # noqa: BLE001 - disclosure control must not depend on a plug-in loading
+        pass
+    return out
 
 
 def _non_person_column(name: Any, panel_designs: set[str]) -> bool:
@@ -1321,6 +1323,7 @@ class _Protector:
         self.actions: list[tuple[str, str]] = []
         self.panel_designs = _child_designs()
         self.primary_sizes: dict[str, Any] = {}
+        self._balance_cache: dict[str, list[dict[str, Any]] | None] = {}
 
     def note(self, path: str, what: str) -> None:
         self.actions.append((path or "(top)", what))
@@ -1385,17 +1388,26 @@ class _Protector:
                 "treated": nt, "control": nc, "comparison": nc}
 
     def balance_rows(self, rows: list[dict[str, Any]], sizes: dict[str, Any], path: str) -> list[dict[str, Any]]:
-        frame = pd.DataFrame(rows)
-        props = [c for c in frame.columns if _BALANCE_COLS.match(str(c))]
-        if not props or "covariate" not in frame.columns:
-            return self.walk(rows, path, True)
-        try:
-            safe = protect_balance(frame, group_sizes=sizes, proportion_columns=props, threshold=self.t,
-                                   symbol=self.sym, label_column="covariate")
-        except InputError:
+        # the same balance table sits in several places of a record (primary, diagnostics,
+        # sections): protect each distinct one once
+        key = json.dumps([rows, sizes], sort_keys=True, default=str)
+        if key not in self._balance_cache:
+            frame = pd.DataFrame(rows)
+            props = [c for c in frame.columns if _BALANCE_COLS.match(str(c))]
+            safe_rows = None
+            if props and "covariate" in frame.columns:
+                try:
+                    safe_rows = protect_balance(frame, group_sizes=sizes, proportion_columns=props,
+                                                threshold=self.t, symbol=self.sym,
+                                                label_column="covariate").to_dict("records")
+                except InputError:
+                    safe_rows = None
+            self._balance_cache[key] = safe_rows
+        safe_rows = self._balance_cache[key]
+        if safe_rows is None:
             return self.walk(rows, path, True)
         out = []
-        for i, (orig, new) in enumerate(zip(rows, safe.to_dict("records"), strict=True)):
+        for i, (orig, new) in enumerate(zip(rows, safe_rows, strict=True)):
             rec = {}
             for k, v in orig.items():
                 nv = new.get(k, v)

@@ -280,18 +280,20 @@ class RegionalSummary:
         t = self.totals()
         k = len(self.authority_results)
         if t["treated"] is None and t["comparison"] is None:
-            return f"The counts of all {k} authorities are suppressed in their reports."
+            return f"The counts of all {k} pooled authorities are suppressed in their reports."
         parts = []
         for name in ("treated", "comparison"):
-            if t[name] is not None:
-                parts.append(f"{t[name]:,} {name}")
-        text = (f"Across the {k} pooled authorities: {' and '.join(parts)} {t['units']} "
-                f"(totals rounded to the nearest {t['round_to']}")
-        sup = max(t["n_suppressed_treated"], t["n_suppressed_comparison"])
-        if sup:
-            text += (f"; they do not include {sup} {'authority' if sup == 1 else 'authorities'} whose count "
-                     f"is suppressed ('{self.symbol}') in {'its' if sup == 1 else 'their'} own report")
-        return text + ")."
+            sup = t[f"n_suppressed_{name}"]
+            if t[name] is None:
+                parts.append(f"{name}: suppressed ('{self.symbol}') in every authority's report")
+                continue
+            words = f"{t[name]:,} {name}"
+            if sup:
+                words += (f" (not counting {sup} {'authority' if sup == 1 else 'authorities'} whose {name} "
+                          f"count is suppressed ('{self.symbol}') in {'its' if sup == 1 else 'their'} own report)")
+            parts.append(words)
+        return (f"Across the {k} pooled authorities: {' and '.join(parts)} {t['units']}; totals rounded to the "
+                f"nearest {t['round_to']}.")
 
     def pooled(self, method: str = "reml") -> Estimate | NotAvailable:
         """Random-effects pooled headline across authorities (authority-specific designs only)."""
@@ -326,12 +328,18 @@ class RegionalSummary:
                                 "pv_delivery_costs"],
             "late_intervention": ["total", "per_child", "price_base"],
         }[result]
+        labels = {"npv": "Net present value (£)", "bcr": "Benefit-cost ratio", "bcr_lo": "BCR, 90% interval from",
+                  "bcr_hi": "BCR, 90% interval to", "p_bcr_gt_1": "Chance the BCR exceeds 1",
+                  "pv_avoided_costs": "Avoided costs, present value (£)",
+                  "pv_delivery_costs": "Delivery costs, present value (£)",
+                  "total": "Cost of late intervention (£ a year)", "per_child": "Per child (£ a year)",
+                  "price_base": "Price base"}
         rows = []
         for code, res in self.results.items():
             cost = (res.get("costs") or {}).get(result)
             if isinstance(cost, dict):
                 head = cost.get("headline") or {}
-                rows.append({"authority": self._name(code, res), **{c: head.get(c) for c in columns}})
+                rows.append({"Authority": self._name(code, res), **{labels[c]: head.get(c) for c in columns}})
         return pd.DataFrame(rows)
 
     def section(self) -> Section:
