@@ -78,6 +78,8 @@ def test_batch_with_one_broken_authority_then_resume(tmp_path):
         folder = out / code / "family_key_workers"
         assert (folder / "report.html").exists() and (folder / "results.json").exists()
     assert not (out / codes[2] / "family_key_workers" / "report.html").exists()
+    assert json.loads((out / codes[2] / "family_key_workers" / "failed.json").read_text())["status"] == "failed"
+    assert not (out / ".batch.lock").exists()  # released at the end
     index = (out / "index.html").read_text()
     assert all(code in index for code in codes) and "failed" in index
     _assert_complete(tmp_path / "out")
@@ -106,8 +108,9 @@ def test_batch_killed_mid_run_then_resume_completes(tmp_path):
     _assert_complete(tmp_path / "out")
     done_before = {p.parent.parent.name for p in out.glob("*/*/status.json")}
     assert 1 <= len(done_before) < 3
+    assert json.loads((out / ".batch.lock").read_text())["pid"] == proc.pid  # left by the killed batch ...
     res = _cli("batch", str(cfg), "--workers", "2", "--resume")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 0, res.stderr  # ... and taken over, its pid being gone
     summary = pd.read_csv(out / "summary.csv").set_index("authority_code")["status"]
     assert all(summary[c] == "skipped" for c in done_before)
     assert all(summary[c] == "ok" for c in set(codes) - done_before)
