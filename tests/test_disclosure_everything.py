@@ -209,10 +209,8 @@ def _num(x):
 
 
 @pytest.mark.notebook
-@pytest.mark.xfail(strict=False, reason="needs the report helper's changes: estimator warnings shown verbatim "
-                                        "in steps 7-8 ('2 of 9 focal units found no match') must go through "
-                                        "disclosure.redact_text / count_text")
 def test_a_30_child_authority_publishes_no_small_count(tmp_path):
+    """9 supported and 21 comparison children: no count 1-5 in any output, none derivable (issue 16 item 2)."""
     from ehimpact.runner.run import run_one
 
     cfg, code = _small_authority(tmp_path)
