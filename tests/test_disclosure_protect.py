@@ -97,6 +97,8 @@ def test_safe_difference():
     ("an estimate of -3 children, 2.5 children, 4% of children, £5 per child", []),
     ("Pitfall 3 says 2019-04-01", []),
     ("6 children", []),
+    ("1 in 5 children is referred", []),
+    ("we saw 2 children in 3 families", [2, 3]),
 ])
 def test_small_counts_in_text(text, values):
     assert [v for _, _, v in small_counts_in_text(text)] == values

@@ -295,7 +295,8 @@ def small_counts_in_text(text: str, threshold: int = 5) -> list[tuple[int, int, 
     number whose words reach a unit that is not people first (``"30 treated and 18
     comparison months"``, ``"3 authorities"``, ``"4 weeks"``, ``"3 df"``) is not counted,
     and neither are decimals, percentages, money, negative numbers, dates, ordinals,
-    headings (``"5. Implementation"``) or the rule's own wording (``"1 to 5"``).  ``n = 3``
+    headings (``"5. Implementation"``), ratios (``"1 in 5 children"``) or the rule's own
+    wording (``"1 to 5"``).  ``n = 3``
     counts people unless a unit that is not people follows.
 
     Parameters
@@ -325,6 +326,10 @@ def small_counts_in_text(text: str, threshold: int = 5) -> list[tuple[int, int, 
             continue
         value = int(tok.replace(",", ""))
         if not 1 <= value <= threshold or any(a <= start < b for a, b in ranges):
+            continue
+        # "1 in 5 children" is a ratio, not a count
+        if (i >= 2 and toks[i - 1][1].lower() == "in" and toks[i - 2][0] == "num") or (
+                i + 2 < len(toks) and toks[i + 1][1].lower() == "in" and toks[i + 2][0] == "num"):
             continue
         n_equals = (i >= 2 and toks[i - 1][0] == "eq" and toks[i - 2][0] == "word"
                     and toks[i - 2][1].lower() in ("n", "n_treated", "n_control", "k_children"))
