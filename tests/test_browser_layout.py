@@ -245,3 +245,24 @@ def test_the_checks_can_fail(tmp_path):
         pdf = print_pdf(boxed, tmp_path / "boxed.pdf")
         printed = set(_words(pdf_text(pdf, 1, pdf_pages(pdf))))
         assert set(_words(" ".join(table_cells(boxed)))) - printed  # ... but printed, its right side is lost
+
+
+def test_index_table_sorts_by_clicking_offline(tmp_path):
+    """The index's inline script sorts by a clicked heading (numbers as numbers), with no file or network."""
+    from ehimpact.report.index_page import index_html
+
+    rows = [{"authority_code": c, "authority_name": n, "evaluation": "e", "status": "ok", "estimate": e,
+             "ci_lower": e - 0.05, "ci_upper": e + 0.05, "pvalue": 0.5, "scale": "proportion", "outcome": "x"}
+            for c, n, e in (("E1", "Alpha", 0.02), ("E2", "Beta", -0.10), ("E3", "Gamma", -0.01))]
+    page = tmp_path / "index.html"
+    click = """<script>
+    var th = document.querySelectorAll('table.eh-sortable thead th')[5];
+    th.click();
+    var order = Array.prototype.map.call(document.querySelectorAll('table.eh-sortable tbody tr'),
+                                         function (r) { return r.cells[1].textContent; });
+    var pre = document.createElement('pre'); pre.id = 'order'; pre.textContent = 'ORDER:' + order.join(',') + ':END';
+    document.body.appendChild(pre);
+    </script>"""
+    page.write_text(index_html(rows, synthetic=False).replace("</body>", click + "</body>"))
+    res = _run([f"--window-size={WIDTH},900", "--dump-dom", page.as_uri()])
+    assert "ORDER:Beta,Gamma,Alpha:END" in res.stdout, res.stdout[-500:]
