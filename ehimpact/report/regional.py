@@ -473,6 +473,10 @@ def league_section(summary: RegionalSummary) -> Section:
         s2.say("Authorities ordered by their headline estimate (proportions in percentage points; negative is "
                "lower). Overlapping intervals mean differences between authorities may be chance. Each "
                "authority's counts are as in its own report.")
+        if (tab[["Treated", "Comparison"]] == summary.symbol).any().any():
+            s2.say(f"'{summary.symbol}': suppressed in the authority's own report, either a count of 1 to "
+                   f"{summary.threshold} or a count that differs from another count it publishes (such as the "
+                   f"cohort before matching) by 1 to {summary.threshold}.")
         s2.tables.append(("Headline estimate by authority", tab))
         s2.rows["Headline estimate by authority"] = "One row per authority with an authority-specific estimate"
     elif summary.region_wide:
