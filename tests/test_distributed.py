@@ -35,7 +35,7 @@ pytestmark = pytest.mark.notebook
 
 
 def _config(tmp_path: Path, n: int = 4) -> tuple[Path, list[str]]:
-    region = synthetic.region(n_authorities=n, seed=7, children_per_authority=400)
+    region = synthetic.region(n_authorities=n, seed=5, children_per_authority=400)
     data = tmp_path / "data"
     data.mkdir()
     region.children.to_csv(data / "children.csv", index=False)
@@ -232,3 +232,26 @@ def test_probe_finds_a_worker_that_cannot_see_the_output_folder(tmp_path):
     with pytest.raises(InputError, match="1 of 2 Dask worker.* cannot use the output folder: tcp://127.0.0.1:2"):
         batch_mod.probe_workers(_FakeClient({"tcp://127.0.0.1:1": shared, "tcp://127.0.0.1:2": elsewhere}), shared)
     assert not list(shared.iterdir()) and not list(elsewhere.iterdir())  # probe files removed
+
+
+def test_workers_that_cannot_write_send_their_results_back(tmp_path, monkeypatch, capsys):
+    cfg, codes = _config(tmp_path, n=3)
+    out = tmp_path / "out"
+
+    def cannot(client, run_dir):  # noqa: ANN001 - as if every worker saw another folder
+        raise InputError("2 of 2 Dask worker(s) cannot use the output folder: tcp://127.0.0.1:1 ...")
+
+    monkeypatch.setattr(batch_mod, "probe_workers", cannot)
+    res = batch_mod.run_batch(cfg, out_dir=out, workers=1, authorities=[codes[0]], regional_summary=False)
+    assert res.exit_code == 0, [o.error for o in res.outcomes]
+    assert "results are sent back to this client" in capsys.readouterr().err
+    final = out / "e2e" / codes[0] / EVAL
+    assert {"report.html", "report.ipynb", "results.json", "status.json"} <= {p.name for p in final.iterdir()}
+    assert json.loads((final / "status.json").read_text())["folder"] == str(final)
+    assert json.loads((final / "results.json").read_text())["parameters"]["results_path"] == \
+        str(final / "results.json")
+    assert not [p for p in final.parent.iterdir() if p.name.startswith(".")]
+    # --resume is decided on the client: unchanged, so skipped
+    again = batch_mod.run_batch(cfg, out_dir=out, workers=1, authorities=[codes[0]], regional_summary=False,
+                                resume=True)
+    assert [o.status for o in again.outcomes] == ["skipped"]

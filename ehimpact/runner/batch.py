@@ -270,6 +270,62 @@ def probe_workers(client: Any, run_dir: Path) -> None:
                          fix="give an output folder on a file system every worker shares (an absolute path)")
 
 
+def run_and_return(config_path: str, authority: str, **kwargs: Any) -> tuple[RunOutcome, dict[str, bytes]]:
+    """Worker side when the workers cannot write the output folder: run into a local folder, return the files."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ehimpact-remote-") as local:
+        outcome = run_one(config_path, authority, local, **kwargs)
+        folder = Path(outcome.folder)
+        files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} \
+            if folder.is_dir() else {}
+    return outcome, files
+
+
+def write_returned(root: Path, run_name: str, outcome: RunOutcome, files: dict[str, bytes]) -> RunOutcome:
+    """Client side of :func:`run_and_return`: publish the returned run as :func:`run_one` would have."""
+    from ehimpact.runner.run import _publish, _record_failure, safe_run_folder
+
+    final = safe_run_folder(root, run_name, checked_authority(outcome.authority, [outcome.authority]),
+                            outcome.evaluation)
+    tmp = inside(root, final.parent / f".{final.name}.{temp_tag()}")
+    tmp.mkdir(parents=True)
+    try:
+        outcome.folder = str(final)
+        for rel, data in files.items():
+            target = inside(tmp, tmp / rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if outcome.status == "ok":
+            res = json.loads((tmp / "results.json").read_text())
+            res.setdefault("parameters", {})["results_path"] = str(final / "results.json")
+            atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
+            atomic_write_text(tmp / "status.json", json.dumps(outcome.to_dict(), indent=1))
+            _publish(root, tmp, final)
+        else:
+            for name in ("status.json", "failed.json"):
+                (tmp / name).unlink(missing_ok=True)
+            _record_failure(root, tmp, final, outcome, keep_notebook=True)
+    finally:
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return outcome
+
+
+def _unchanged(config_path: Path, cfg: Any, root: Path, code: str, kwargs: dict[str, Any]) -> RunOutcome | None:
+    """``--resume`` decided on the client (the workers cannot see the earlier runs)."""
+    from ehimpact.runner.run import inputs_key, safe_run_folder
+
+    final = safe_run_folder(root, kwargs["run_name"], code, cfg.evaluation.name)
+    status = read_status(final)
+    key = inputs_key(config_path, code)
+    if status and status.get("status") == "ok" and status.get("key") == key and read_failure(final) is None:
+        return RunOutcome(code, cfg.evaluation.name, "skipped", str(final), key, finished=status.get("finished", ""))
+    return None
+
+
 def _run_all(cfg: Any, config_path: Path, codes: list[str], root: Path, run_dir: Path, kwargs: dict[str, Any], *,
              scheduler: str | None, n_workers: int, engine: str | None, worker_wait: float) -> list[RunOutcome]:
     """Send one task per authority to the cluster and collect the outcomes (a lost worker is recorded)."""
@@ -292,14 +348,28 @@ def _run_all(cfg: Any, config_path: Path, codes: list[str], root: Path, run_dir:
         except (TimeoutError, OSError):
             raise InputError(f"no Dask worker joined the scheduler within {worker_wait:g} s", field="--scheduler",
                              fix="start workers (`dask worker ADDRESS`), or raise batch.worker_wait") from None
-        probe_workers(client, run_dir)
+        try:
+            probe_workers(client, run_dir)
+            ship = False
+        except InputError as exc:  # the workers cannot write there: they send their results back instead
+            ship = True
+            print(f"note: {exc.message}; results are sent back to this client to write", file=sys.stderr)
         if engine == "ehimpact-inprocess":  # [engine] import pandas, statsmodels, ... once per worker
             from ehimpact.runner.engine import WarmImports
 
             client.register_plugin(WarmImports())
         bar = _progress(len(codes))
-        futures = {client.submit(run_one, str(config_path), code, str(root), pure=False, key=f"run-{code}-{i}",
-                                 **kwargs): code for i, code in enumerate(codes)}
+        if ship:
+            todo = []
+            for code in codes:
+                skipped = _unchanged(config_path, cfg, root, code, kwargs) if kwargs.get("resume") else None
+                outcomes.append(skipped) if skipped is not None else todo.append(code)
+            task_kwargs = {k: v for k, v in kwargs.items() if k != "resume"}
+            futures = {client.submit(run_and_return, str(config_path), code, pure=False, key=f"run-{code}-{i}",
+                                     **task_kwargs): code for i, code in enumerate(todo)}
+        else:
+            futures = {client.submit(run_one, str(config_path), code, str(root), pure=False, key=f"run-{code}-{i}",
+                                     **kwargs): code for i, code in enumerate(codes)}
         pending = set(futures)
         alone_since: float | None = None
 
@@ -320,6 +390,8 @@ def _run_all(cfg: Any, config_path: Path, codes: list[str], root: Path, run_dir:
                 code = futures[fut]
                 try:
                     outcome = fut.result()
+                    if ship:
+                        outcome = write_returned(root, kwargs["run_name"], *outcome)
                 except Exception as exc:  # noqa: BLE001 - a worker died or the task raised: record, carry on
                     text = str(exc).splitlines()[0] if str(exc) else ""
                     outcome = RunOutcome(code, cfg.evaluation.name, "failed", str(run_dir / code), "",
