@@ -194,7 +194,7 @@ def test_7_probabilities_are_percentage_points_in_text_tables_and_axes(tmp_path)
     units = dict(zip(table["Design"], table["Unit"], strict=True))
     rests = dict(zip(table["Design"], table["Rests on"], strict=True))
     assert units["difference-in-differences (2x2)"] == "per 10,000 children"
-    assert "authorities" in rests["difference-in-differences (2x2)"]
+    assert "comparison authorit" in rests["difference-in-differences (2x2)"]
     assert units["interrupted time series"].startswith("rate ratio") and "months" in rests["interrupted time series"]
     assert "n_treated" not in " ".join(table.columns) and not any("0.0" in str(v) for v in table["Estimate"][:1])
     # the headline chart's axis is in the same unit as the text
