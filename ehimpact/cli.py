@@ -175,17 +175,9 @@ def write_demo_inputs(folder: Path, *, n_authorities: int | None, seed: int, aut
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    import inspect
-
     from ehimpact.data.validate import validate_file
 
-    if "mapping" in inspect.signature(validate_file).parameters:
-        report = validate_file(args.data, args.dictionary, mapping=args.mapping)
-    else:
-        if args.dictionary is None:
-            raise InputError("no dictionary given", field="--dictionary",
-                             fix="pass --dictionary child_level, authority_panel or core_dataset")
-        report = validate_file(args.data, args.dictionary)
+    report = validate_file(args.data, args.dictionary, mapping=args.mapping)
     print(report.to_text() if hasattr(report, "to_text") else str(report))
     return 0 if report.ok else 1
 

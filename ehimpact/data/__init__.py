@@ -32,6 +32,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SyntheticRegion": ("ehimpact.data.synthetic", "SyntheticRegion"),
     "read_statutory": ("ehimpact.data.statutory", "read_statutory"),  # issue 8 (statutory readers)
     "StatutoryData": ("ehimpact.data.statutory", "StatutoryData"),
+    "read_annex_a": ("ehimpact.data.annex_a", "read_annex_a"),
+    "AnnexAData": ("ehimpact.data.annex_a", "AnnexAData"),
+    "read_cin": ("ehimpact.data.cin", "read_cin"),
+    "read_ssda903": ("ehimpact.data.ssda903", "read_ssda903"),
     "synthetic": ("ehimpact.data.synthetic", None),
     "authorities": ("ehimpact.data.authorities", None),
     "dictionary": ("ehimpact.data.dictionary", None),
