@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "match": "ehimpact.estimators.matching",
     "weight": "ehimpact.estimators.weighting",
     "its": "ehimpact.estimators.its",
+    "synthetic_control": "ehimpact.estimators.synthetic_control",
     "pool": "ehimpact.estimators.pooling",
     "compare": "ehimpact.report.tables",
     "power": "ehimpact.estimators.power",  # a module: eh.power.mde(...)

@@ -74,6 +74,7 @@ _BUILTIN: dict[str, str] = {
     "match": "ehimpact.estimators.matching:MATCH_SPEC",
     "weight": "ehimpact.estimators.weighting:WEIGHT_SPEC",
     "its": "ehimpact.estimators.its:ITS_SPEC",
+    "synthetic_control": "ehimpact.estimators.synthetic_control:SYNTHETIC_CONTROL_SPEC",
 }
 
 _registry: dict[str, EstimatorSpec] = {}
