@@ -28,7 +28,7 @@ def _contract_columns(section: str) -> set[str]:
 def test_child_level_has_every_contract_column_with_its_name():
     d = dictionary.get("child_level")
     cols = _contract_columns("1.")
-    assert len(cols) == 32  # 17 descriptors + 6 TF flags + 8 outcomes + synthetic
+    assert len(cols) == 33  # 17 descriptors + 6 TF flags + 8 outcomes + open_episode + synthetic
     assert cols <= set(d.fields), cols - set(d.fields)
 
 
@@ -78,7 +78,7 @@ def test_outcome_windows_agree_with_the_flag_derivation():
     for flag, (event_type, months) in OUTCOME_WINDOWS.items():
         spec = d.fields[flag].outcome
         assert (spec["event_type"], spec["window_months"]) == (event_type, months)
-        assert "index_date < event_date <= index_date + N" in spec["window_rule"]
+        assert "index_date <= event_date <= index_date + N" in spec["window_rule"]
 
 
 def test_core_dataset_covers_appendix_ii():
