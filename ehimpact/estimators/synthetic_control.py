@@ -182,16 +182,24 @@ def _support_optimum(G: np.ndarray, c: np.ndarray, w: np.ndarray, support: list[
 
 
 def _start(G: np.ndarray, c: np.ndarray, dense: bool) -> np.ndarray:
-    """A feasible start: the clipped full-support solution (``dense``), else the best vertex."""
+    """A feasible start: the best vertex, or (``dense``) a positive support optimum found by
+    solving on every coordinate and dropping all negative weights at once until none is left."""
     n = len(c)
-    d = np.diag(G)
     if dense:
-        z = _equality_qp(G, c)
-        if np.all(np.isfinite(z)) and np.any(z > 0):
-            z = np.maximum(z, 0.0)
-            return z / z.sum()
+        S = np.arange(n)
+        for _ in range(100):
+            z = _equality_qp(G[np.ix_(S, S)], c[S])
+            if not np.all(np.isfinite(z)):
+                break
+            if np.all(z > 0):
+                w = np.zeros(n)
+                w[S] = z
+                return w
+            if not np.any(z > 0):
+                break
+            S = S[z > 0]
     w = np.zeros(n)
-    w[int(np.argmin(0.5 * d - c))] = 1.0
+    w[int(np.argmin(0.5 * np.diag(G) - c))] = 1.0
     return w
 
 
