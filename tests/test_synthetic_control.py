@@ -199,6 +199,12 @@ def test_plots_take_ax_positionally(qp):
     assert est.plot_gap(a2) is a2
     assert len(a2.lines) >= 38 + 1  # every placebo gap behind the treated one
     plt.close(fig)
+    df, kw = _example()  # monthly dates: the start line sits on a date axis
+    monthly = synthetic_control(df, **kw)
+    ax = monthly.plot()
+    assert ax.lines[-1].get_xdata()[0] == monthly.effects["time"].iloc[monthly.n_pre]
+    monthly.plot_gap()
+    plt.close("all")
 
 
 # ------------------------------------------------------------------ input errors

@@ -524,7 +524,7 @@ class SyntheticControlResult(Estimate):
         ax.plot(e["time"], e["treated"], color="#1f4e79", linewidth=2, label=name)
         ax.plot(e["time"], e["synthetic"], color="#c55a11", linestyle="--", linewidth=2,
                 label="synthetic comparison" + (" (level-shifted)" if self.design != "sc" else ""))
-        ax.axvline(self.start, color="grey", linestyle=":", linewidth=1.5)
+        ax.axvline(e["time"].iloc[self.n_pre], color="grey", linestyle=":", linewidth=1.5)
         ax.set_ylabel(self.outcome_label or self.outcome or "outcome")
         ax.set_xlabel(self.period)
         ax.set_title(title or f"{name} and its synthetic comparison")
@@ -556,7 +556,7 @@ class SyntheticControlResult(Estimate):
         ax.plot(e["time"], e["gap"], color="#1f4e79", linewidth=2.2, zorder=3,
                 label=self.treated_name or str(self.treated_unit))
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.axvline(self.start, color="grey", linestyle=":", linewidth=1.5)
+        ax.axvline(e["time"].iloc[self.n_pre], color="grey", linestyle=":", linewidth=1.5)
         ax.set_ylabel(f"gap in {self.outcome_label or self.outcome or 'outcome'}")
         ax.set_xlabel(self.period)
         ax.set_title(title or "Gap to the synthetic comparison" + (", placebos in grey" if placebos and
