@@ -137,6 +137,32 @@ def test_json_every_field(tmp_path):
     assert not any("config" in loc for loc in locs)
 
 
+def test_balance_shares_times_published_group_sizes(tmp_path):
+    """0.003 of the 921 supported children is 3 children: the HTML balance table is checked against results.json."""
+    (tmp_path / "results.json").write_text(json.dumps({"primary": {
+        "units": "children", "n_treated": 900, "n_control": 1000,
+        "diagnostics": {"n_treated_input": 921, "n_control_input": 1100, "treated_matched": 900,
+                        "controls_matched": 1000}}}))
+    table = ("<table><thead><tr><th>Characteristic</th><th>Supported, before</th><th>Comparison, before</th>"
+             "<th>Supported, after</th><th>Std. mean difference before</th></tr></thead><tbody>"
+             "<tr><td>Age (years)</td><td>7.1</td><td>8.0</td><td>7.2</td><td>0.1</td></tr>"
+             "<tr><td>Ethnicity: black</td><td>0.003</td><td>0.050</td><td>c</td><td>c</td></tr>"
+             "<tr><td>Free school meals</td><td>0.997</td><td>0.400</td><td>0.401</td><td>0.2</td></tr>"
+             "<tr><td>Ethnicity: white</td><td>0.800</td><td>0.750</td><td>0.801</td><td>0.1</td></tr>"
+             "</tbody></table>")
+    (tmp_path / "report.html").write_text(_page(table))
+    found = scan_outputs(tmp_path, identifiers=[])
+    assert [(f.location, f.kind) for f in found] == [
+        ("table 1 row 2 column 'Supported, before'", "small count"),  # 0.003 x 921 = 3
+        ("table 1 row 3 column 'Supported, before'", "small count"),  # 1 - 0.997: 3 without free school meals
+    ]
+    # a group whose size is not published cannot be multiplied out
+    rec = json.loads((tmp_path / "results.json").read_text())
+    rec["primary"]["diagnostics"]["n_treated_input"] = "c"
+    (tmp_path / "results.json").write_text(json.dumps(rec))
+    assert [f for f in scan_outputs(tmp_path, identifiers=[]) if f.file == "report.html"] == []
+
+
 # ------------------------------------------------------------------ the demo region's outputs
 def test_no_false_positives_on_counts_that_are_not_people(tmp_path):
     text = ("Across 3 authorities, 12 months before and 4 after; 2 indicators rank 3 of 4; 5 periods; 3 clusters; "

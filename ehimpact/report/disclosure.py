@@ -1845,16 +1845,89 @@ def _scan_prose(blocks: Iterable[tuple[str, str]], rel: str, threshold: int, fou
 
 
 def _scan_html(text: str, rel: str, prefix: str, threshold: int, symbol: str, panel_designs: set[str],
-               found: list[Finding], notes: list[str]) -> None:
+               found: list[Finding], notes: list[str], sizes: Mapping[str, int] | None = None) -> None:
     page = _HTMLReader(text)
     _scan_prose(((f"{prefix}text {k}", b) for k, b in enumerate(page.blocks, start=1)), rel, threshold, found)
     for k, tab in enumerate(page.tables, start=1):
         _scan_html_table(tab, f"{prefix}table {k}", rel, threshold, symbol, panel_designs, found)
+        if sizes:
+            _scan_balance_table(tab, f"{prefix}table {k}", rel, threshold, symbol, sizes, found)
     _scan_prose(((f"{prefix}figure text {k}", t) for k, t in enumerate(svg_texts(text), start=1)), rel,
                 threshold, found)
     n_png = len(re.findall(r"data:image/png;base64,", text))
     if n_png:
         notes.append(_png_note(rel, n_png))
+
+
+def _group_sizes(folder: Path) -> dict[str, int]:
+    """The headline's published group sizes from the ``results.json`` beside a report (for balance tables)."""
+    f = folder / "results.json"
+    try:
+        prim = json.loads(f.read_text(encoding="utf-8")).get("primary") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(prim, dict) or prim.get("units", "children") in NON_PERSON_UNITS:
+        return {}
+    d = prim.get("diagnostics") if isinstance(prim.get("diagnostics"), dict) else {}
+    raw = {"treated_before": d.get("n_treated_input"), "control_before": d.get("n_control_input"),
+           "treated_after": d.get("treated_matched", prim.get("n_treated")),
+           "control_after": d.get("controls_matched", prim.get("n_control"))}
+    return {k: int(v) for k, v in raw.items() if _num_count(v) is not None}
+
+
+def _num_count(v: Any) -> int | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(float(v)) or v != int(v):
+        return None
+    return int(v)
+
+
+_GROUP_WORDS = {"treated": ("supported", "treated"), "control": ("comparison", "control")}
+
+
+def _scan_balance_table(table: dict[str, Any], label: str, rel: str, threshold: int, symbol: str,
+                        sizes: Mapping[str, int], found: list[Finding]) -> None:
+    """A balance table's shares times the published group sizes must not give a count of 1..threshold."""
+    rows = table["rows"]
+    if len(rows) < 2:
+        return
+    headers = [h for h, _ in rows[0]]
+    cols: dict[int, int] = {}
+    for j, h in enumerate(headers):
+        low = h.lower()
+        if any(w in low for w in ("smd", "std", "difference", "ratio", "variance")):
+            continue
+        stage = "before" if "before" in low else ("after" if "after" in low else None)
+        group = next((g for g, words in _GROUP_WORDS.items() if any(w in low for w in words)), None)
+        if stage and group and f"{group}_{stage}" in sizes:
+            cols[j] = sizes[f"{group}_{stage}"]
+    if not cols:
+        return
+    for i, row in enumerate(rows[1:], start=1):
+        cells = [c for c, _ in row]
+        vals: dict[int, float] = {}
+        ok = True
+        for j in cols:
+            if j >= len(cells) or _is_symbol(cells[j], symbol) or not cells[j].strip():
+                continue
+            try:
+                x = float(cells[j].replace(",", ""))
+            except ValueError:
+                ok = False
+                break
+            if not 0.0 <= x <= 1.0:
+                ok = False
+                break
+            vals[j] = x
+        if not ok:
+            continue
+        name = cells[0] if cells else ""
+        single = len(_LEVEL_SPLIT.split(name, maxsplit=1)) < 2
+        for j, x in vals.items():
+            n = cols[j]
+            k = int(round(x * n))
+            if is_small_count(k, threshold) or (single and is_small_count(n - k, threshold)):
+                found.append(Finding(rel, f"{label} row {i} column {headers[j]!r}", "small count",
+                                     f"share of a group of {n:,} that gives a count of 1 to {threshold}"))
 
 
 def _png_note(rel: str, n: int) -> str:
@@ -1863,9 +1936,9 @@ def _png_note(rel: str, n: int) -> str:
 
 
 def _scan_markdown(text: str, rel: str, prefix: str, threshold: int, symbol: str, panel_designs: set[str],
-                   found: list[Finding], notes: list[str]) -> None:
+                   found: list[Finding], notes: list[str], sizes: Mapping[str, int] | None = None) -> None:
     if "<" in text and re.search(r"<(table|p|div|img|br)\b", text):
-        _scan_html(text, rel, prefix, threshold, symbol, panel_designs, found, notes)
+        _scan_html(text, rel, prefix, threshold, symbol, panel_designs, found, notes, sizes)
         return
     lines = text.splitlines()
     blocks, cur, start = [], [], 1
@@ -1885,7 +1958,7 @@ def _scan_markdown(text: str, rel: str, prefix: str, threshold: int, symbol: str
 
 
 def _scan_notebook(doc: Any, rel: str, threshold: int, symbol: str, panel_designs: set[str],
-                   found: list[Finding], notes: list[str]) -> None:
+                   found: list[Finding], notes: list[str], sizes: Mapping[str, int] | None = None) -> None:
     def join(x: Any) -> str:
         return "".join(x) if isinstance(x, list) else str(x or "")
 
@@ -1901,7 +1974,8 @@ def _scan_notebook(doc: Any, rel: str, threshold: int, symbol: str, panel_design
                 continue
             data = out.get("data") or {}
             if "text/html" in data:
-                _scan_html(join(data["text/html"]), rel, prefix, threshold, symbol, panel_designs, found, notes)
+                _scan_html(join(data["text/html"]), rel, prefix, threshold, symbol, panel_designs, found, notes,
+                           sizes)
             elif "text/markdown" in data:
                 _scan_markdown(join(data["text/markdown"]), rel, prefix, threshold, symbol, panel_designs, found,
                                notes)
@@ -2098,13 +2172,14 @@ def scan_outputs(
                 found.append(Finding(rel, "file", "unreadable", f"not valid {suffix[1:].upper()}"))
                 continue
             if suffix == ".ipynb" and isinstance(doc, dict) and "cells" in doc:
-                _scan_notebook(doc, rel, threshold, symbol, panel_designs, found, notes)
+                _scan_notebook(doc, rel, threshold, symbol, panel_designs, found, notes,
+                               _group_sizes(path.parent))
             else:
                 _scan_results_json(doc, rel, threshold, symbol, found)
                 if extra_keys:
                     _scan_json_tables(doc, rel, threshold, symbol, found, extra_keys)
         elif suffix in (".html", ".htm"):
-            _scan_html(text, rel, "", threshold, symbol, panel_designs, found, notes)
+            _scan_html(text, rel, "", threshold, symbol, panel_designs, found, notes, _group_sizes(path.parent))
         elif suffix == ".svg":
             texts = [html.unescape(re.sub(r"<[^>]+>", "", t))
                      for t in re.findall(r"<text\b[^>]*>(.*?)</text>", text, re.DOTALL)]
