@@ -140,7 +140,9 @@ class Evaluation:
     def _validate_own_rows(self) -> None:
         """Validate this authority's rows against the dictionary: one authority's bad data fails its run only."""
         c = self.children
-        if c is None or self.synthetic:
+        # only data generated here, in this process, skip the check: a file that merely says
+        # synthetic=True (or one edited after it was generated) is validated like any other
+        if c is None or self.config.data.synthetic is not None:
             return
         from ehimpact.data import validate
 
@@ -317,6 +319,17 @@ class Evaluation:
         if "inference" in opts:
             return opts
         return {**policy.options, **opts}
+
+    def power_plan(self) -> pd.DataFrame | NotAvailable:
+        """Minimum detectable effects per outcome and design family, computed once (step 3, pitfall 5)."""
+        if not hasattr(self, "_plan"):
+            from ehimpact.report.planning import plan
+
+            try:
+                self._plan: pd.DataFrame | NotAvailable = plan(self)
+            except InputError as exc:
+                self._plan = NotAvailable("Smallest detectable effects", str(exc), kind="input_error")
+        return self._plan
 
     def policy(self, key: str) -> Any:
         """The :class:`~ehimpact.estimators.inference.FewClusterPolicy` a panel result ran under, or None."""

@@ -78,6 +78,24 @@ def step3(ev: Evaluation, sec: Section) -> None:
     sec.say("Measures come from statutory returns (Children in Need census, SSDA903) and the authority's own "
             "early help records, with the definitions in ehimpact's data dictionary; they map to the Troubled "
             "Families headline problems where one applies.")
+    _power_plan(ev, sec)
+
+
+def _power_plan(ev: Evaluation, sec: Section) -> None:
+    """Step 3's smallest detectable effects (:func:`ehimpact.report.planning.plan`)."""
+    plan = ev.power_plan()
+    if isinstance(plan, NotAvailable):
+        sec.say(plan.text())
+        return
+    sec.say("**How large an effect could these data detect?** Before reading the results: an effect smaller "
+            "than the one below would probably be missed (80% power, 5% two-sided test), so a finding of "
+            "\"no effect\" on that outcome does not show that the service has none.")
+    table = plan.drop(columns=[c for c in ("Sentence",) if c in plan.columns])
+    ev.add_table(sec, "Smallest detectable effects", table, counts=[],
+                 row="One row per outcome and design family; sizes in their own units (children, authorities "
+                     "or months).")
+    for sentence in plan.get("Sentence", []):
+        sec.say(f"- {sentence}")
 
 
 def _dictionary_fields(name: str) -> dict[str, Any]:
@@ -129,6 +147,54 @@ def step4(ev: Evaluation, sec: Section) -> None:
     excl = exclusions(ev)
     if excl:
         sec.say("**Excluded before or by the analysis:** " + "; ".join(excl) + ".")
+    _follow_up_table(ev, sec)
+
+
+def follow_up_records(ev: Evaluation) -> list[dict[str, Any]]:
+    """Follow-up completeness per outcome as the data loader recorded it (counts already disclosure-controlled)."""
+    val = ev.inputs.validation or {}
+    for key in ("statutory", "synthetic"):
+        rec = val.get(key)
+        if isinstance(rec, dict) and isinstance(rec.get("follow_up"), list):
+            return [r for r in rec["follow_up"] if isinstance(r, dict)]
+    return []
+
+
+def extract_date(ev: Evaluation) -> str | None:
+    """The data extract date the outcome windows were checked against, if any."""
+    val = ev.inputs.validation or {}
+    for key in ("statutory", "synthetic"):
+        rec = val.get(key)
+        if isinstance(rec, dict) and rec.get("extract_date"):
+            return str(rec["extract_date"])[:10]
+    return None
+
+
+def _follow_up_table(ev: Evaluation, sec: Section) -> None:
+    from ehimpact.report.labels import label
+
+    wanted = {o.column for o in ev.config.outcomes}
+    recs = [r for r in follow_up_records(ev) if r.get("outcome") in wanted]
+    if not recs:
+        return
+    table = pd.DataFrame([{
+        "outcome": label(r["outcome"]), "window": f"{r.get('window_months')} months",
+        "followed up to the end of the window": r.get("observed"),
+        "window not over by the data extract": r.get("unobserved_follow_up"),
+        "episode still open": r.get("open_episode"),
+    } for r in recs])
+    counts = ["followed up to the end of the window", "window not over by the data extract", "episode still open"]
+    ev.add_table(sec, "Follow-up by outcome", table, counts=counts,
+                 row="One row per outcome; counts of children in this authority's cohort.")
+    when = extract_date(ev)
+    sec.say("A child whose follow-up window had not ended by the data extract"
+            + (f" ({when})" if when else "") + " has that outcome unobserved: they are left out of that "
+            "outcome's analysis rather than counted as having no event. Children whose early help episode was "
+            "still open are left out of every outcome.")
+    for r in recs:
+        if r.get("observed") == 0:
+            sec.say(f"*{label(r['outcome'])}: no child's {r.get('window_months')}-month follow-up had ended by the "
+                    "data extract, so this outcome cannot be analysed yet.*")
 
 
 def _safe_count(n: int, ev: Evaluation) -> str:
@@ -158,6 +224,14 @@ def step5(ev: Evaluation, sec: Section) -> None:
         if "reref_eh_12m" in sup.columns:
             rows.append({"measure": "Re-referred to early help within 12 months",
                          "count": int(sup["reref_eh_12m"].fillna(0).sum())})
+        for col, words in (("step_up", "Stepped up to children's social care (from the start of early help to "
+                                       "12 months after it closed)"),
+                           ("step_up_same_day", "Stepped up on the day early help closed"),
+                           ("step_down", "Stepped down to early help from children's social care")):
+            if col in c.columns:
+                frame = c if col == "step_down" else sup
+                rows.append({"measure": words, "count": int(pd.to_numeric(frame[col], errors="coerce")
+                                                           .fillna(0).sum())})
         tab = pd.DataFrame(rows)
         ev.add_table(sec, "Reach", tab, counts=["count"], row="One row per measure of reach (children).",
                      labels={"count": "Children"})
@@ -467,7 +541,7 @@ def step9(ev: Evaluation, sec: Section) -> None:
             if ev.config.design.name in ("match", "weight"):
                 ev.run_design(ev.config.design, outcome=link.outcome)
         ests = sec_estimates(ev)
-        results = costs.evaluate(cfg, ests, ev.panel, authority=ev.authority)
+        results = costs.evaluate(cfg, ests, ev.panel, authority=ev.authority, seed=ev.config.seed)
     except InputError as exc:
         sec.say(NotAvailable("Costs", str(exc)).text())
         return
@@ -631,20 +705,74 @@ def pitfalls_checklist(ev: Evaluation) -> pd.DataFrame:
                  "no supported children excluded, before or by the design"})
     rows.append({"pitfall": "4. Inappropriate measures",
                  "this evaluation": "statutory measures with published definitions (data dictionary)"})
-    if isinstance(p, Estimate) and np.isfinite(p.se):
+    mde_words = primary_mde_words(ev)
+    if isinstance(p, Estimate) and mde_words:
         from ehimpact.report.tables import sample_text
 
-        mde = 2.8 * p.se
-        mde_txt = f"{100 * mde:.1f} percentage points" if p.scale == "proportion" else f"{mde:.3g}"
         rows.append({"pitfall": "5. Small sample",
-                     "this evaluation": f"{sample_text(p, ev.count)}; smallest effect "
-                                        f"detectable with 80% power about {mde_txt}"})
+                     "this evaluation": f"{sample_text(p, ev.count)}; {mde_words}"})
     else:
         rows.append({"pitfall": "5. Small sample", "this evaluation": "not assessed"})
-    windows = [12, 24]
-    rows.append({"pitfall": "6. No long-term follow-up",
-                 "this evaluation": f"outcomes followed up for up to {max(windows)} months"})
+    rows.append({"pitfall": "6. No long-term follow-up", "this evaluation": follow_up_words(ev)})
     return pd.DataFrame(rows)
+
+
+def primary_mde_words(ev: Evaluation) -> str | None:
+    """The minimum detectable effect of the headline design on the primary outcome, in words (step 3's plan)."""
+    plan = ev.power_plan()
+    if isinstance(plan, NotAvailable) or not len(plan):
+        return None
+    from ehimpact.estimators import registry
+
+    try:
+        level = registry.get(ev.config.design.name).data_level
+    except InputError:
+        level = "child"
+    family = {"child": "Child-level comparison", "panel": "Authority panel", "series": "Single series"}[level]
+    primary = ev.config.primary_outcome.column
+    label = ev._outcome_label(primary)
+    for row in plan.to_dict(orient="records"):
+        if row.get("Design family") != family:
+            continue
+        if level == "child" and label and row.get("Outcome") != label:
+            continue
+        mde = row.get("Minimum detectable effect")
+        unit = row.get("Unit") or ""
+        if mde is None or (isinstance(mde, float) and not np.isfinite(mde)):
+            return "too few children for any plausible effect on the primary outcome to be detected with 80% power"
+        size = f"{mde:.1f}" if "percentage point" in unit else f"{mde:,.3g}"
+        return f"smallest effect detectable with 80% power about {size} {unit} (step 3)".replace("  ", " ")
+    return None
+
+
+def follow_up_words(ev: Evaluation) -> str:
+    """Pitfall 6: the follow-up actually observed, per outcome (not the window the design asked for)."""
+    from ehimpact.report.labels import label
+
+    wanted = {o.column for o in ev.config.outcomes}
+    recs = [r for r in follow_up_records(ev) if r.get("outcome") in wanted]
+    if not recs:
+        windows = [w for w in (_window(o.column) for o in ev.config.outcomes) if w]
+        return (f"outcomes followed up for {', '.join(sorted({f'{w}' for w in windows}))} months; completeness "
+                "against a data extract date not checked") if windows else "not assessed"
+    parts = []
+    for r in recs:
+        n_obs, n_all = r.get("observed"), r.get("children")
+        months = r.get("window_months")
+        if n_obs == 0:
+            parts.append(f"{label(r['outcome'])}: not yet observable ({months}-month window not over for any child)")
+        elif isinstance(n_obs, int) and isinstance(n_all, int) and n_all:
+            parts.append(f"{label(r['outcome'])}: {months} months, observed for {100 * n_obs / n_all:.0f}% of "
+                         "the cohort")
+        else:
+            parts.append(f"{label(r['outcome'])}: {months} months")
+    when = extract_date(ev)
+    return "; ".join(parts) + (f" (data extract {when})" if when else "")
+
+
+def _window(column: str) -> int | None:
+    f = _dictionary_fields("child_level").get(column)
+    return (f.outcome or {}).get("window_months") if f is not None and f.outcome else None
 
 
 def _int(x: Any) -> int:
@@ -668,6 +796,8 @@ def _open_episodes(ev: Evaluation) -> int:
             if isinstance(v, dict):
                 v = v.get("excluded", v.get("supported", sum(_int(x) for x in v.values()
                                                              if not isinstance(x, dict))))
+        if isinstance(v, str) and v == ev.config.disclosure.symbol:
+            v = 1  # suppressed: between 1 and the threshold, shown again as suppressed by ev.count
         found = max(found, _int(v))
     return found
 
