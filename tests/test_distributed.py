@@ -72,8 +72,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def _scheduler(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     sched_file = tmp_path / "scheduler.json"
+    # --no-dashboard alone still serves HTTP on 0.0.0.0:8787: bind that to the loopback too
     proc = _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                   "--scheduler-file", str(sched_file)], tmp_path / "sched", tmp_path / "scheduler.log")
+                   "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+                  tmp_path / "sched", tmp_path / "scheduler.log")
     deadline = time.time() + 120
     while time.time() < deadline and not sched_file.exists():
         time.sleep(0.2)
@@ -86,7 +88,8 @@ def _scheduler(tmp_path: Path) -> tuple[subprocess.Popen, str]:
 
 def _worker(tmp_path: Path, address: str, name: str) -> subprocess.Popen:
     return _start(["worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
-                   "--no-dashboard", "--name", name], tmp_path / name, tmp_path / f"{name}.log")
+                   "--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--name", name],
+                  tmp_path / name, tmp_path / f"{name}.log")
 
 
 def _wait_workers(address: str, n: int) -> None:
