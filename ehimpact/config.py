@@ -217,6 +217,10 @@ class Design(_Strict):
                                   "or a design registered by a plug-in package")
     covariates: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
+    roles: dict[str, str] = Field(
+        default_factory=dict, description="for a plug-in design: role -> column, where a column differs from "
+                                          "the data contract's (treatment: received_early_help, unit: "
+                                          "authority_code, time: period, ...)")
 
     @field_validator("options")
     @classmethod

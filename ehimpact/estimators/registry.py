@@ -53,6 +53,12 @@ class EstimatorSpec:
         ``"authority"``: the estimate is specific to the authority evaluated, so estimates of
         several authorities can be pooled.  ``"region"``: the design uses every authority in
         the panel and gives one region-wide estimate; it is shown once and never pooled.
+    rationale : str
+        Why this design, in plain words: shown at the top of step 6 of the write-up.
+    report_hooks : dict of int to str
+        Write-up hooks by step (6, 7 or 8), each ``"module:function"`` called as
+        ``function(evaluation, section, estimate)`` after the step's standard content.  Named
+        by string so that a design's module never imports the report.
     """
 
     name: str
@@ -63,6 +69,8 @@ class EstimatorSpec:
     extra: dict[str, Any] = field(default_factory=dict)
     data_level: Literal["child", "panel", "series"] = "child"
     scope: Literal["authority", "region"] = "authority"
+    rationale: str = ""
+    report_hooks: dict[int, str] = field(default_factory=dict)
 
 
 # name -> "module:attribute" of an EstimatorSpec; resolved on first use

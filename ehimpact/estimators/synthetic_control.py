@@ -969,4 +969,12 @@ SYNTHETIC_CONTROL_SPEC = EstimatorSpec(
     description="Synthetic control / synthetic DiD for one authority against its donors (Arkhangelsky et al. 2021)",
     data_level="panel",
     scope="authority",
+    rationale=("The authority's monthly series is compared with a weighted combination of comparison authorities "
+               "(its statistical neighbours, or the other authorities in the panel that did not make the change) "
+               "whose path before the change matched its own: synthetic difference-in-differences (Arkhangelsky "
+               "et al. 2021) or the synthetic control (Abadie et al. 2010). It relies on no other change hitting "
+               "this authority alone at the same time, and on the comparison fitting well before the change."),
+    report_hooks={6: "ehimpact.report.synthetic_control_report:step6",
+                  7: "ehimpact.report.synthetic_control_report:step7",
+                  8: "ehimpact.report.synthetic_control_report:step8"},
 )

@@ -31,9 +31,15 @@ DEFAULT_COVARIATES = [
     "age", "sex", "ethnicity", "disability_sen", "fsm", "prior_contacts",
     "tf_crime", "tf_school", "tf_children_need_help", "tf_worklessness", "tf_domestic_abuse", "tf_health",
 ]
-CHILD_DESIGNS = {"match", "weight"}
-PANEL_DESIGNS = {"did_2x2", "twfe", "event_study", "staggered_did", "its"}
-WILD_DESIGNS = {"did_2x2", "twfe", "event_study"}
+#: the data contract's column for each estimator role, by the design's data level
+#: (docs/DATA_CONTRACT.md); a config's ``design.roles`` maps a role to another column
+CONTRACT_ROLES: dict[str, dict[str, str]] = {
+    "child": {"treatment": "received_early_help", "unit": "child_id", "cluster": "family_id",
+              "time": "index_date"},
+    "panel": {"unit": "authority_code", "time": "period", "treatment": "adopted",
+              "first_treated": "first_treated", "cluster": "authority_code", "offset": "population_0_17"},
+    "series": {"time": "period", "offset": "population_0_17"},
+}
 
 WHY_DESIGN = {
     "match": "Supported children are compared with similar children who were assessed but not supported "
@@ -55,6 +61,11 @@ WHY_DESIGN = {
                      "of two-way fixed effects with staggered adoption.",
     "its": "The authority's own monthly series before the change predicts what would have happened without it "
            "(interrupted time series with trend and seasonality).",
+    "synthetic_control": "The authority's monthly series is compared with a weighted combination of comparison "
+                         "authorities (its statistical neighbours, or the other authorities in the panel) whose "
+                         "path before the change matched its own (synthetic difference-in-differences, "
+                         "Arkhangelsky et al. 2021). It relies on no other change hitting this authority alone "
+                         "at the same time.",
 }
 
 
@@ -124,7 +135,7 @@ class Evaluation:
                 (f"evaluation.robustness[{i}]", d) for i, d in enumerate(self.config.robustness)]:
             out = d.options.get("outcome")
             if isinstance(out, str):
-                wanted.append((out, f"{where}.options.outcome", panel_cols if d.name in PANEL_DESIGNS
+                wanted.append((out, f"{where}.options.outcome", panel_cols if self._level(d.name) != "child"
                                and panel_cols else every))
             for c in d.covariates or []:
                 wanted.append((c, f"{where}.covariates", child_cols or every))
@@ -265,7 +276,10 @@ class Evaluation:
         """The data and keyword arguments a design runs on, from the data contract's columns."""
         name = design.name
         opts = dict(design.options)
-        if name in CHILD_DESIGNS:
+        if name not in ("match", "weight", "its", "did_2x2", "twfe", "event_study", "staggered_did",
+                        "synthetic_control"):
+            return self._plugin_data(design, outcome, opts)
+        if name in ("match", "weight"):
             data = self.children
             if data is None:
                 raise InputError("this design needs child-level data", field="data.child_level",
@@ -306,9 +320,103 @@ class Evaluation:
         if name in ("event_study", "staggered_did"):
             return p, {"outcome": outcome, "unit": "authority_code", "time": "period",
                        "first_treated": "first_treated", **self._cluster_options(name, p, opts)}
-        # plug-in design: pass the child-level data and let it say what it needs
-        data = self.children if self.children is not None else panel
-        return data, {"outcome": outcome, **opts}
+        return self._synthetic_control_data(p, outcome, opts, adoption)
+
+    def _synthetic_control_data(self, p: pd.DataFrame, outcome: str, opts: dict[str, Any],
+                                adoption: pd.Timestamp | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """This authority against its donors: statistical neighbours from the config, else the authorities
+        in the panel that never adopted, less any the config excludes."""
+        from ehimpact.data import authorities
+
+        start = opts.pop("start", None) or self.config.intervention.start_date or adoption
+        if start is None or (isinstance(start, float) and math.isnan(start)):
+            raise InputError(f"{self.authority} has no date of change for the synthetic control",
+                             field="evaluation.intervention.start_date",
+                             fix="set the date the new model started, or use a child-level design")
+
+        def codes(values: Any, key: str) -> list[str]:
+            if values is None:
+                return []
+            if isinstance(values, str):
+                values = [values]
+            return [authorities.resolve(str(v)) if hasattr(authorities, "resolve") else str(v) for v in values]
+
+        neighbours = codes(opts.pop("donors", None), "donors")
+        exclude = set(codes(opts.pop("exclude", None), "exclude"))
+        if neighbours:
+            donors = [d for d in neighbours if d not in exclude]
+            self.notes.setdefault("donor_pool", "Donors: the statistical neighbours listed in the config"
+                                  + (f", less {len(exclude)} excluded" if exclude else "") + ".")
+        else:
+            never = p.loc[p["adoption_period"].isna(), "authority_code"].astype(str)
+            donors = sorted(set(never) - exclude - {self.authority})
+            self.notes.setdefault("donor_pool", "Donors: the authorities in the panel that never adopted the new "
+                                  "model" + (f", less {len(exclude)} excluded in the config" if exclude else "")
+                                  + ".")
+        names = {}
+        if "authority_name" in p.columns:
+            names = dict(zip(p["authority_code"].astype(str), p["authority_name"].astype(str), strict=False))
+        data = p[p["authority_code"].astype(str).isin({*donors, self.authority})]
+        kw: dict[str, Any] = {"outcome": outcome, "unit": "authority_code", "time": "period",
+                              "treated": self.authority, "start": pd.Timestamp(start), "donors": donors,
+                              "names": names, "period": "month", "synthetic": self.synthetic}
+        if outcome.endswith("_rate"):
+            kw["unit_label"] = "per 10,000 children"
+        return data, {**kw, **opts}
+
+    def _plugin_data(self, design: Design, outcome: str, opts: dict[str, Any]
+                     ) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """A plug-in design's data and keyword arguments, from its spec's data level and roles."""
+        from ehimpact.estimators import registry
+
+        spec = registry.get(design.name)
+        level = spec.data_level
+        if level == "child":
+            data = self.children
+        elif level == "series":
+            data = self.authority_panel
+        else:
+            data = self.panel
+            if data is not None and "adoption_period" in data.columns:
+                data = data.assign(first_treated=data["adoption_period"])
+        if data is None:
+            need = "child-level data" if level == "child" else "the authority panel"
+            raise InputError(f"design {design.name} needs {need}", field="data",
+                             fix="add it to the config's data: section")
+        given = dict(design.roles)
+        kwargs: dict[str, Any] = {}
+        for role in spec.roles:
+            if role == "outcome":
+                kwargs["outcome"] = outcome
+            elif role == "covariates":
+                kwargs["covariates"] = design.covariates or [c for c in DEFAULT_COVARIATES if c in data.columns]
+            elif role in given:
+                kwargs[role] = given[role]
+            elif role in CONTRACT_ROLES.get(level, {}):
+                kwargs[role] = CONTRACT_ROLES[level][role]
+        for role, col in kwargs.items():
+            if role in ("outcome", "covariates") or not isinstance(col, str):
+                continue
+            if col not in data.columns and role in spec.roles and role in given:
+                raise InputError(f"design.roles.{role}: column {col!r} is not in the data", field=f"design.roles.{role}",
+                                 fix="map the role to a column of the data")
+        unknown = set(given) - set(spec.roles)
+        if unknown:
+            raise InputError(f"design {design.name} has no role(s) {', '.join(sorted(unknown))}",
+                             field="design.roles", fix=f"its roles are {', '.join(spec.roles) or 'none'}")
+        if level == "child" and "outcome" in kwargs:
+            data = data.dropna(subset=[outcome])
+        return data, {**kwargs, **opts}
+
+    @staticmethod
+    def _level(name: str) -> str:
+        """A design's data level from its registry spec ("child" for an unknown name)."""
+        from ehimpact.estimators import registry
+
+        try:
+            return registry.get(name).data_level
+        except InputError:
+            return "child"
 
     def _cluster_options(self, name: str, data: pd.DataFrame, opts: dict[str, Any]) -> dict[str, Any]:
         """The few-cluster policy's options for a panel design (an explicit ``inference`` option wins)."""
@@ -375,10 +483,12 @@ class Evaluation:
             est.synthetic = self.synthetic
             if label and not est.outcome_label:
                 est.outcome_label = label
-            if design.name in PANEL_DESIGNS - {"its"}:
+            if spec.data_level == "panel" and spec.scope == "region":
                 est.subject = "Authorities that adopted the new model"
                 est.units = "authorities"
-            elif design.name == "its":
+            elif spec.data_level == "panel":
+                est.units = "authorities"
+            elif spec.data_level == "series":
                 est.units = "months"
         except InputError as exc:
             est = NotAvailable(f"{design.name} on {outcome}", str(exc), kind="input_error")
@@ -387,9 +497,9 @@ class Evaluation:
 
     def _default_outcome(self, design: Design) -> str:
         primary = self.config.primary_outcome.column
-        if design.name in PANEL_DESIGNS and self.inputs.panel is not None \
-                and primary not in self.inputs.panel.columns:
-            return "referrals_rate" if design.name != "its" else "referrals"
+        level = self._level(design.name)
+        if level != "child" and self.inputs.panel is not None and primary not in self.inputs.panel.columns:
+            return "referrals_rate" if level == "panel" else "referrals"
         return primary
 
     def _outcome_label(self, column: str) -> str | None:
@@ -415,7 +525,7 @@ class Evaluation:
             lists it); a design that is merely not built yet returns a note instead.
         """
         est = self.run_design(self.config.design, outcome=self.config.primary_outcome.column
-                              if self.config.design.name in CHILD_DESIGNS else None, key="primary")
+                              if self._level(self.config.design.name) == "child" else None, key="primary")
         if isinstance(est, NotAvailable) and est.kind == "input_error":
             raise InputError(f"headline design failed: {est.reason}", field="design",
                              fix="fix the data or choose another design")

@@ -311,11 +311,15 @@ def step6(ev: Evaluation, sec: Section) -> None:
     from ehimpact.report.labels import design_label
 
     d = ev.config.design
-    sec.say(f"**Design: {design_label(d.name)}.** " + WHY_DESIGN.get(d.name, "A design registered by a plug-in package."))
+    sec.say(f"**Design: {design_label(d.name)}.** " + (_spec(d.name).rationale if _spec(d.name) is not None
+                                                         and _spec(d.name).rationale else
+                                                         WHY_DESIGN.get(d.name, "A design registered by a plug-in "
+                                                                        "package.")))
     primary = ev.primary
     if isinstance(primary, NotAvailable):
         _note(sec, primary)
         return
+    run_hooks(ev, sec, 6, d.name, primary)
     note = ev.notes.get("primary")
     if note:
         sec.say(note)
@@ -390,6 +394,7 @@ def step7(ev: Evaluation, sec: Section) -> None:
                 if primary.scale == "proportion" else f"{truth:+.4g}"
             sec.say(f"*(Synthetic check: the effect planted in these data is {shown} on the same scale.)*")
     sec.figures.append(("Headline estimate with its 95% confidence interval", _plot_fig(primary)))
+    run_hooks(ev, sec, 7, ev.config.design.name, primary)
     # secondary outcomes with the same design
     if ev.config.design.name in ("match", "weight"):
         for o in ev.config.outcomes:
@@ -411,6 +416,37 @@ def step7(ev: Evaluation, sec: Section) -> None:
             sec.figures.append((caption, primary.plot().figure))
         except Exception as exc:  # noqa: BLE001 - a second plot is optional, but say it is missing
             _figure_missing(sec, f"The plot '{caption}'", exc)
+
+
+def _spec(name: str) -> Any:
+    """A design's registry spec, or None when the name is not registered."""
+    from ehimpact.estimators import registry
+
+    try:
+        return registry.get(name)
+    except InputError:
+        return None
+
+
+def run_hooks(ev: Evaluation, sec: Section, step: int, design: str, est: Estimate) -> None:
+    """Call the design's write-up hook for this step (``EstimatorSpec.report_hooks``), if it has one.
+
+    A hook that fails is named in the section with its error, never silently dropped.
+    """
+    import importlib
+
+    spec = _spec(design)
+    target = (spec.report_hooks or {}).get(step) if spec is not None else None
+    if not target:
+        return
+    module, _, attr = target.partition(":")
+    try:
+        hook = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        sec.say(NotAvailable(f"Step {step} content for {design}", f"its report hook {target} cannot be "
+                             f"loaded ({exc})").text())
+        return
+    hook(ev, sec, est)
 
 
 def _its_counts_too_small(ev: Evaluation, est: Any) -> bool:
@@ -491,8 +527,11 @@ def step8(ev: Evaluation, sec: Section) -> None:
             policy = ev.policy(key)
             if policy is not None and policy.warning is None:
                 sec.say(f"*{policy.statement}*")
+            run_hooks(ev, sec, 8, d.name, est)
         else:
             _note(sec, est)
+    if isinstance(primary, Estimate):
+        run_hooks(ev, sec, 8, ev.config.design.name, primary)
     if len(results) > 1:
         tab = compare_designs([r[1] for r in results], [r[0] for r in results], count=ev.count)
         ev.add_table(sec, "The headline beside alternative designs", tab, counts=[], human=False,
@@ -946,8 +985,15 @@ def estimate_prose(ev: Evaluation, est: Estimate, key: str) -> str:
     from ehimpact.report.tables import sample_text
 
     lines = [_headline(ev, est, key)]
-    lines.append("The interval excludes no effect, so chance alone is an unlikely explanation." if est.significant
-                 else "The interval includes no effect, so the data are consistent with no difference.")
+    alpha = 1 - est.level
+    p_disagrees = est.significant and np.isfinite(est.pvalue) and est.pvalue >= alpha
+    if p_disagrees:  # e.g. a synthetic control's placebo-variance interval against its permutation test
+        lines.append(f"The interval excludes no effect, but the test's {p_is(est.pvalue)} does not: with so few "
+                     "comparisons, chance cannot be ruled out and the result should be read as inconclusive.")
+    else:
+        lines.append("The interval excludes no effect, so chance alone is an unlikely explanation."
+                     if est.significant else
+                     "The interval includes no effect, so the data are consistent with no difference.")
     if hasattr(est, "averted_words"):
         words = est.averted_words()
         if words:
