@@ -78,6 +78,25 @@ def test_html_tables_count_columns_and_rows(tmp_path):
     ]
 
 
+def test_a_row_counting_authorities_or_months_is_not_people(tmp_path):
+    """A design table whose rows name their own unit ("Counted in: authorities"), as the power table does."""
+    head = "<tr><th>Design family</th><th>Treated or after</th><th>Comparison or before</th><th>Counted in</th></tr>"
+    body = ("<tr><td>Child-level comparison</td><td>3</td><td>978</td><td>children</td></tr>"
+            "<tr><td>Authority panel</td><td>4</td><td>5</td><td>authorities</td></tr>"
+            "<tr><td>Single series</td><td>36</td><td>2</td><td>months</td></tr>")
+    (tmp_path / "r.html").write_text(_page(f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"))
+    found = scan_outputs(tmp_path, identifiers=[])
+    assert [f.location for f in found] == ["table 1 row 1 column 'Treated or after'"]
+    rec = {"sections": [{"tables": [{"name": "power", "count_columns": ["Treated or after", "Comparison or before"],
+                                     "columns": ["Design family", "Treated or after", "Comparison or before",
+                                                 "Counted in"],
+                                     "data": [{"Design family": "Authority panel", "Treated or after": 4,
+                                               "Comparison or before": 5, "Counted in": "authorities"}]}]}]}
+    from ehimpact.report.disclosure import protect_results
+
+    assert protect_results(rec) == rec
+
+
 def test_svg_figure_text_is_read_as_prose(tmp_path):
     (tmp_path / "fig.html").write_text(_page(_svg_img("0", "5", "10", "Treated (n = 4)", "3 authorities",
                                                       "Monthly referrals")))

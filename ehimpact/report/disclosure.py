@@ -1453,10 +1453,13 @@ class _Protector:
                 continue
             stat_row = person and any(isinstance(v, str) and v.strip().lower() in PERSON_COUNT_KEYS
                                       for k, v in row.items() if k == label_col)
+            non_person_row = _row_counts_non_people(row.values())
             for k, v in list(row.items()):
                 p = f"{tpath} row {i + 1} column {k!r}"
                 if isinstance(v, str):
                     row[k] = self.text(v, p)
+                elif non_person_row:
+                    continue
                 elif k in count_cols and is_small_count(v, self.t):
                     row[k] = self.sym
                     changed_counts = True
@@ -1804,6 +1807,15 @@ def _label_is_count(label: str) -> bool:
     return bool(words & PERSON_NOUNS) and words <= (PERSON_NOUNS | PERSON_ADJECTIVES | {"in", "the", "cohort"})
 
 
+_UNIT_WORDS = frozenset(NON_PERSON_UNITS) | {"authority", "month", "period", "cluster", "indicator", "year",
+                                              "week", "quarter", "authority-months", "months of data"}
+
+
+def _row_counts_non_people(cells: Iterable[Any]) -> bool:
+    """Whether a table row names a unit that is not people for its counts (a cell "authorities")."""
+    return any(isinstance(c, str) and c.strip().lower() in _UNIT_WORDS for c in cells)
+
+
 def _scan_html_table(table: dict[str, Any], label: str, rel: str, threshold: int, symbol: str,
                      panel_designs: set[str], found: list[Finding]) -> None:
     rows = table["rows"]
@@ -1824,12 +1836,14 @@ def _scan_html_table(table: dict[str, Any], label: str, rel: str, threshold: int
         cells = [c for c, _ in row]
         row_label = next((c for c in cells if c and not re.fullmatch(r"[\d.,\s%£c-]*", c)), "")
         counting_row = _label_is_count(row_label)
+        # a row that says its counts are of authorities or months ("Counted in: authorities")
+        non_person_row = _row_counts_non_people(cells)
         for j, cell in enumerate(cells):
             head = headers[j] if j < len(headers) else ""
             where = f"{label} row {i} column {head!r}" if head else f"{label} row {i} cell {j + 1}"
             if _is_symbol(cell, symbol):
                 continue
-            if is_small_count(cell, threshold) and (j in count_cols or (
+            if not non_person_row and is_small_count(cell, threshold) and (j in count_cols or (
                     counting_row and cell != row_label and not _non_person_column(head, panel_designs))):
                 found.append(Finding(rel, where, "small count", f"unsuppressed count {cell.strip()!r}"))
                 continue
