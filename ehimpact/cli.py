@@ -98,10 +98,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     outcome = run_one(args.config, code, out, run_name=cfg.batch.name if cfg.batch else "run", pdf=args.pdf,
                       engine="ehimpact-inprocess")
     if outcome.status == "failed":
-        user_error = outcome.error.startswith("InputError:")
-        message = outcome.error.removeprefix("InputError:").strip() if user_error else outcome.error
+        full = outcome.message or outcome.error
+        user_error = full.startswith("InputError:")
+        message = full.removeprefix("InputError:").strip() if user_error else full
         print(f"error: run failed for {code}: {message}", file=sys.stderr)  # the whole message, every line
-        print(f"details: {outcome.folder}", file=sys.stderr)
+        if Path(outcome.folder).exists():
+            print(f"details: {outcome.folder}", file=sys.stderr)
         return 2 if user_error else 1
     print(f"report: {Path(outcome.folder) / 'report.html'}")
     return 0
@@ -111,6 +113,8 @@ def _report_batch(result) -> int:  # noqa: ANN001
     for o in result.outcomes:
         if o.status == "failed":
             print(f"failed: {o.authority}: {o.error}", file=sys.stderr)
+    if getattr(result, "regional_error", ""):
+        print(f"regional summary: {result.regional_error}", file=sys.stderr)
     ok = sum(o.status == "ok" for o in result.outcomes)
     skipped = sum(o.status == "skipped" for o in result.outcomes)
     print(f"{ok} run, {skipped} unchanged, {result.n_failed} failed")
@@ -128,9 +132,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ehimpact.runner.batch import run_batch
+    from ehimpact.runner.paths import check_writable
 
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(Path(args.out).resolve(), field="--out")
     src = Path(str(resources.files("ehimpact") / "resources" / "config" / "demo.yaml"))
     cfg = yaml.safe_load(src.read_text())
     cfg["evaluation"]["data"] = write_demo_inputs(out / "inputs", n_authorities=args.authorities, seed=args.seed)

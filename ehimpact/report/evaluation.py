@@ -108,6 +108,8 @@ class Evaluation:
         self.notes: dict[str, str] = {}
         #: the few-cluster policy each panel design ran under, by result key
         self.policies: dict[str, Any] = {}
+        #: disclosure records of tables an evaluator's own notebook added (``report.notebook.table``)
+        self.extra_tables: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ data views
     def _check_authority(self) -> None:
@@ -597,6 +599,7 @@ class Evaluation:
             "summary": summary.to_dict(),
             "sections": [s.to_dict() for s in secs],
             "disclosure_log": self.disclosure_log,
+            "notebook_tables": self.extra_tables,
         })
         from ehimpact.report.disclosure import protect_results
 

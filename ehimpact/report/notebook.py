@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["start", "finish", "summary", "WATERMARK_CSS", "PAGE_CSS"]
+__all__ = ["start", "finish", "summary", "table", "step_markdown", "apply_step_titles", "WATERMARK_CSS", "PAGE_CSS"]
 
 #: page style of every report (synthetic or not): nothing wider than the page; a wide table
 #: scrolls inside its own box on screen and wraps when printed; the summary is a page of its own
@@ -120,3 +120,66 @@ def regional_title(summary: Any) -> None:
     if summary.synthetic:
         display(HTML(WATERMARK_CSS + '<p class="eh-banner">SYNTHETIC DATA: generated to demonstrate the method; '
                      'describes no real children or families.</p>'))
+
+
+def table(evaluation: Any, caption: str, frame: Any, *, row: str = "", counts: list[str] | None = None) -> Any:
+    """Show a table an evaluator's own notebook builds, through the same disclosure control as the report's.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+    caption : str
+        What the table shows.
+    frame : DataFrame
+        Aggregates only (e.g. :func:`ehimpact.report.evaluation.counts_by`): never child records.
+    row : str
+        What one row is ("One row per sex and group; counts of children").
+    counts : list of str, optional
+        Columns that count people (default: columns named like counts).
+
+    Returns
+    -------
+    DataFrame
+        The table as shown (small counts suppressed).
+    """
+    from IPython.display import HTML, display
+
+    from ehimpact.report.sections import Section, table_html
+
+    holder = Section(number=11, title=caption)
+    safe = evaluation.add_table(holder, caption, frame, counts=counts, row=row)
+    display(HTML(table_html(caption, safe, row)))
+    evaluation.extra_tables[caption] = holder.records.get(caption, {})
+    return safe
+
+
+def step_markdown(number: int, title: str, prompt: str = "") -> str:
+    """The Markdown of a step's heading cell in the ten-step template."""
+    return f"## {number}. {title}" + (f"\n\n*{prompt}*" if prompt else "")
+
+
+def apply_step_titles(nb: Any, evaluation_config: Any) -> Any:
+    """Fill the template's step headings (Markdown cells tagged ``step-N``) from the config's ``steps:``.
+
+    A cell the evaluator edited by hand keeps its text unless the config renames that step.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+    evaluation_config : EvaluationConfig
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The same notebook, changed in place.
+    """
+    overrides = getattr(evaluation_config, "steps", {}) or {}
+    for cell in nb.cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        numbers = [int(t.split("-", 1)[1]) for t in tags if t.startswith("step-") and t[5:].isdigit()]
+        if numbers and numbers[0] in overrides:
+            step = evaluation_config.step(numbers[0])
+            cell["source"] = step_markdown(numbers[0], step.title, step.prompt)
+    return nb

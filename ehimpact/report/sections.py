@@ -91,12 +91,20 @@ def format_number(x: float) -> str:
     return f"{x:.2g}"
 
 
-def show(section: Section) -> None:
+def show(section: Section, *, heading: bool = True) -> None:
     """Display a section in a notebook: heading, prompt, text, tables, figures.
 
     The heading, prompt and paragraphs go out as one Markdown output, and each table or
     figure as one HTML output with its caption, so a report has a few dozen outputs rather
     than a hundred (each output costs time in papermill and nbconvert).
+
+    Parameters
+    ----------
+    section : Section
+    heading : bool, default True
+        Show the step's heading and prompt.  The ten-step template holds them in its own
+        Markdown cells (tagged ``step-N``, which the runner fills from the config's ``steps:``),
+        so it passes ``heading=False``.
     """
     import html
 
@@ -105,10 +113,11 @@ def show(section: Section) -> None:
     if section.number == 0:
         display(HTML(section_html(section)))
         return
-    text = [f"## {section.heading}"]
-    if section.prompt:
+    text = [f"## {section.heading}"] if heading else []
+    if heading and section.prompt:
         text.append(f"*{section.prompt}*")
-    display(Markdown("\n\n".join(text + list(section.paragraphs))))
+    if text or section.paragraphs:
+        display(Markdown("\n\n".join(text + list(section.paragraphs))))
     if section.box:
         display(HTML(box_html(section.box_title, section.box)))
     for caption, table in section.tables:

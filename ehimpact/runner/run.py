@@ -64,6 +64,8 @@ class RunOutcome:
     folder: str
     key: str
     error: str = ""
+    #: the whole error message (every line of a multi-line InputError); ``error`` is its first line
+    message: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     attempts: int = 1
@@ -90,23 +92,82 @@ def inputs_key(config_path: str | Path, authority: str) -> str:
     """
     from ehimpact import __version__
 
-    cfg, base = load_config(config_path)
+    cfg, base = load_config(config_path, authority=authority)
     ev = cfg.evaluation
     h = hashlib.sha256()
     h.update(json.dumps(ev.model_dump(mode="json"), sort_keys=True).encode())
     h.update(authority.encode())
     h.update(__version__.encode())
-    h.update(notebook_path().read_bytes())
-    for key in ("child_level", "authority_panel", "truth"):
-        p = getattr(ev.data, key)
+    h.update(template_path(ev, base).read_bytes())
+    for key in ("child_level", "authority_panel", "truth", "per_authority"):
+        p = getattr(ev.data, key, None) if key != "per_authority" else ev.per_authority
         if p is not None:
             _hash_path(h, base / p)
     if ev.data.statutory is not None:
-        for key in ("cin_xml", "ssda903_dir", "local_export", "mapping"):
+        for path in ev.data.statutory.cin_files(base, authority):
+            _hash_path(h, path)
+        for key in ("ssda903_dir", "local_export", "mapping", "annex_a"):
             p = getattr(ev.data.statutory, key)
             if p is not None:
                 _hash_path(h, base / str(p).format(authority=authority))
     return h.hexdigest()[:20]
+
+
+def template_path(evaluation: Any, base: Path) -> Path:
+    """The notebook a run executes: the config's ``evaluation.notebook`` (an evaluator's own copy), or
+    the built-in ten-step template."""
+    own = getattr(evaluation, "notebook", None)
+    if own is None:
+        return notebook_path()
+    path = Path(base) / own
+    if not path.is_file():
+        raise InputError(f"notebook not found: {own}", field="evaluation.notebook",
+                         fix="check the path (relative to the config file), or write a copy to start from with "
+                             "`ehimpact notebook --out FILE.ipynb`")
+    if path.suffix != ".ipynb":
+        raise InputError(f"{path.name} is not a Jupyter notebook (.ipynb)", field="evaluation.notebook",
+                         fix="point evaluation.notebook at an .ipynb file")
+    return path
+
+
+def _template(evaluation: Any, base: Path) -> Any:
+    """The notebook to execute, its step headings filled from the config's ``steps:``."""
+    import nbformat
+
+    from ehimpact.report.notebook import apply_step_titles
+
+    path = template_path(evaluation, base)
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the user's file
+        raise InputError(f"{path.name} is not a readable notebook ({type(exc).__name__})",
+                         field="evaluation.notebook", fix="open it in Jupyter and save it again") from None
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        raise InputError(f"{path.name} has no cell tagged 'parameters'", field="evaluation.notebook",
+                         fix="keep the template's parameters cell (config_path, authority, results_path, run_id)")
+    nb.metadata.setdefault("papermill", {})["template"] = path.name
+    return apply_step_titles(nb, evaluation)
+
+
+def _strip_paths(nb: Any, replacements: dict[str, str]) -> Any:
+    """Replace machine paths in an executed notebook's injected parameters and papermill metadata."""
+    def clean(text: str) -> str:
+        for long, short in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(long, short)
+        return text
+
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []) or \
+                "parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["source"] = clean(cell["source"])
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(meta.get(key), str):
+            meta[key] = Path(clean(meta[key])).name
+    params = meta.get("parameters")
+    if isinstance(params, dict):
+        meta["parameters"] = {k: clean(v) if isinstance(v, str) else v for k, v in params.items()}
+    return nb
 
 
 def run_folder(out_dir: str | Path, run_name: str, authority: str, evaluation: str) -> Path:
@@ -456,11 +517,12 @@ def run_one(
         try:
             params = {"config_path": str(config_path), "authority": authority,
                       "results_path": str(tmp / "results.json"), "run_id": run_name}
+            template = _template(cfg.evaluation, base)
             for attempt in range(retries + 1):
                 outcome.attempts = attempt + 1
                 try:
                     t = time.perf_counter()
-                    executed = pm.execute_notebook(str(notebook_path()), str(tmp / "report.ipynb"),
+                    executed = pm.execute_notebook(template, str(tmp / "report.ipynb"),
                                                    parameters=params, kernel_name=kernel_name, progress_bar=False,
                                                    execution_timeout=timeout, request_save_on_cell_execute=False,
                                                    report_mode=True, engine_name=engine)  # [engine]
@@ -473,9 +535,17 @@ def run_one(
                         time.sleep(1 + attempt)
                         continue
                     raise
-            # results.json records the temporary path it was written to: fix it to the final one
+            # no machine path in any output: the notebook and results.json name files, not folders
+            cfg_path = Path(config_path)
+            names = {str(tmp / "results.json"): "results.json", str(tmp / "report.ipynb"): "report.ipynb",
+                     str(cfg_path.resolve()): cfg_path.name, str(config_path): cfg_path.name,
+                     str(tmp): ".", str(final): "."}
+            executed = _strip_paths(executed, names)
+            import nbformat
+
+            atomic_write_text(tmp / "report.ipynb", nbformat.writes(executed))
             res = json.loads((tmp / "results.json").read_text())
-            res.setdefault("parameters", {})["results_path"] = str(final / "results.json")
+            res.setdefault("parameters", {})["results_path"] = "results.json"
             atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
             t = time.perf_counter()
             to_html(executed, tmp / "report.html", watermark=bool(res.get("synthetic")))
@@ -499,6 +569,7 @@ def run_one(
             outcome.status = "failed"
             text = _error_text(exc)
             outcome.error = text.splitlines()[0][:2000] if text else type(exc).__name__
+            outcome.message = text[:20000] if text else outcome.error
             outcome.seconds = time.perf_counter() - t0
             outcome.timings = timings
             outcome.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
