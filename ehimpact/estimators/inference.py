@@ -392,6 +392,13 @@ def wild_cluster_bootstrap(
     except linalg.LinAlgError as exc:
         raise InputError("the design matrix is not of full rank", field="covariates",
                          fix="drop collinear covariates") from exc
+    # an exactly collinear design can still factor through rounding: a pivot that is tiny against
+    # the column scales means a rank-deficient X (whether LAPACK raised depends on summation order)
+    pivots = np.abs(np.diag(chol[0]))
+    scale = np.sqrt(np.maximum(np.diag(XtX), np.finfo(float).tiny))
+    if (pivots / scale).min() < 1e-7:
+        raise InputError("the design matrix is not of full rank", field="covariates",
+                         fix="drop collinear covariates")
     beta = linalg.cho_solve(chol, X.T @ y)
     e = y - X @ beta
     a = linalg.cho_solve(chol, R)            # A R
