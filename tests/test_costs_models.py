@@ -112,6 +112,14 @@ def test_scorecard_by_hand():
     assert (row["dimension"], row["authority"], row["region"]) == ("Long-term well-being", 5.0, 7.0)
 
 
+def test_scorecard_calls_the_mean_of_a_few_authorities_what_it_is():
+    """Issue 13 item 5: the mean of three supplied authorities is not an England figure."""
+    t = eh.costs.balanced_scorecard(_panel(), authority="E06000001").table()
+    assert "supplied_mean" in t.columns and "england" not in t.columns and "england_panel" not in t.columns
+    spend = t.set_index("indicator").loc["Early-help spend per child aged 0-17"]
+    assert spend["supplied_mean"] == pytest.approx((90 + 60 + 60) / 3)
+
+
 def _est(effect, se, outcome):
     return Estimate(estimate=effect, se=se, ci=(effect - 1.96 * se, effect + 1.96 * se), pvalue=0.01,
                     estimand="ATT", method="test", n_treated=500, n_control=500, outcome=outcome,

@@ -43,6 +43,10 @@ _INDICATORS: tuple[tuple[str, str, str, str, str, bool | None], ...] = (
 )
 
 
+#: a panel with at least this many authorities is taken as England (153 upper-tier authorities in 2023;
+#: DfE tables often leave out the City of London and the Isles of Scilly)
+ENGLAND_MIN_AUTHORITIES = 150
+
 def _indicator_values(df: pd.DataFrame, column: str, kind: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     """One value per authority over the window."""
     w = df[(df["period"] >= start) & (df["period"] <= end)]
@@ -145,7 +149,9 @@ def balanced_scorecard(
     -------
     Scorecard
         ``tables["scorecard"]``: ``dimension, indicator, unit, authority, previous, change_pct, region,
-        region_rank, region_n, neighbours, england_panel``.
+        region_rank, region_n, neighbours`` and ``england`` when the panel covers England (at least
+        :data:`ENGLAND_MIN_AUTHORITIES` authorities), else ``supplied_mean``: the mean of the authorities
+        supplied, which is not an England figure and is not called one.
     """
     wb = list(wellbeing or [])
     cols = [c for _, _, c, _, _, _ in _INDICATORS]
@@ -171,6 +177,7 @@ def balanced_scorecard(
     if not region_codes:
         warnings.append(f"{authority} is the only authority of region {region} in the panel: no regional comparison.")
     specs = list(_INDICATORS) + [("Long-term well-being", c, c, "mean", "as supplied", None) for c in wb]
+    comparison_key = "england" if codes.nunique() >= ENGLAND_MIN_AUTHORITIES else "supplied_mean"
     rows = []
     for dim, label, col, kind, unit, _lower in specs:
         cur = _indicator_values(df, col, kind, start, end)
@@ -187,7 +194,7 @@ def balanced_scorecard(
             if authority in rank_pool.index else None,
             "region_n": int(len(rank_pool)),
             "neighbours": float(cur.reindex(nb).mean()) if nb else np.nan,
-            "england_panel": float(cur.mean()),
+            comparison_key: float(cur.mean()),
         })
     table = pd.DataFrame(rows)
     if not wb:

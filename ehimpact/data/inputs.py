@@ -23,6 +23,7 @@ import pandas as pd
 from ehimpact.data.outcomes import OutcomeRules, derive_flags, follow_up_summary, index_dates
 from ehimpact.errors import InputError
 from ehimpact.jsonsafe import json_safe
+from ehimpact.smallcounts import is_small_count
 
 if TYPE_CHECKING:
     from ehimpact.config import EvaluationConfig
@@ -261,7 +262,7 @@ def suppress_small(obj: Any, threshold: int, symbol: str) -> Any:
         return {k: suppress_small(v, threshold, symbol) for k, v in obj.items()}
     if isinstance(obj, list):
         return [suppress_small(v, threshold, symbol) for v in obj]
-    if isinstance(obj, int) and not isinstance(obj, bool) and 1 <= obj <= threshold:
+    if isinstance(obj, int) and is_small_count(obj, threshold):  # whole numbers only: floats are not counts
         return symbol
     return obj
 

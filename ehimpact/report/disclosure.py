@@ -44,6 +44,7 @@ import pandas as pd
 
 from ehimpact.errors import InputError
 from ehimpact.report.figures import svg_texts
+from ehimpact.smallcounts import NON_PERSON_UNITS, is_small_count  # the one rule, re-exported
 
 __all__ = [
     "NON_PERSON_UNITS",
@@ -72,53 +73,7 @@ SYMBOLS = frozenset({"c", "z", ":", "x", "k", "u", "[c]", "[z]", "[x]", "[k]", "
 
 # ---------------------------------------------------------------------- the one small-count rule
 #: units whose counts are not people: an estimate over authorities or months is not disclosive
-NON_PERSON_UNITS: frozenset[str] = frozenset(
-    {"authorities", "months", "periods", "clusters", "indicators", "years", "weeks", "quarters"}
-)
-
 _DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
-
-
-def is_small_count(value: Any, threshold: int = 5) -> bool:
-    """Whether ``value`` is a count from 1 to ``threshold``: the package's one small-count rule.
-
-    Parameters
-    ----------
-    value : Any
-        A count.  Integers (Python or NumPy), floats with a whole value (``3.0``, as JSON
-        and pandas give them back) and strings holding a whole number (``"3"``,
-        ``"3.0"``, ``"1,022"``, as CSV and HTML cells hold them) are read; anything else
-        (``True``, ``None``, NaN, ``0.5``, ``"c"``, text) is not a count and gives False.
-    threshold : int, default 5
-        The disclosure threshold (``disclosure.threshold``).  0 is a true zero and is
-        never small.
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> [is_small_count(v) for v in (0, 1, 5, 6, 3.0, 3.5, "4", "c", True, None)]
-    [False, True, True, False, True, False, True, False, False, False]
-    """
-    if value is None or isinstance(value, bool | np.bool_):
-        return False
-    if isinstance(value, int | np.integer):
-        v = int(value)
-    elif isinstance(value, float | np.floating):
-        x = float(value)
-        if not math.isfinite(x) or x != math.floor(x):
-            return False
-        v = int(x)
-    elif isinstance(value, str):
-        s = value.strip()
-        if not re.fullmatch(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?", s):
-            return False
-        v = int(float(s.replace(",", "")))
-    else:
-        return False
-    return 1 <= v <= int(threshold)
 
 
 # ---------------------------------------------------------------------- counts in prose

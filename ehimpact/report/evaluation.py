@@ -539,11 +539,13 @@ class Evaluation:
 
     def _safe_dict(self, est: Estimate) -> dict[str, Any]:
         """``to_dict()`` with counts of people from 1 to the threshold suppressed."""
+        from ehimpact.smallcounts import NON_PERSON_UNITS, is_small_count
+
         d = est.to_dict()
-        if est.units not in ("authorities", "months", "periods", "clusters"):
+        if est.units not in NON_PERSON_UNITS:
             t, sym = self.config.disclosure.threshold, self.config.disclosure.symbol
             for k in ("n_treated", "n_control"):
-                if isinstance(d.get(k), int) and 1 <= d[k] <= t:
+                if isinstance(d.get(k), int) and is_small_count(d[k], t):
                     d[k] = sym
         return d
 

@@ -280,8 +280,10 @@ def has_small_counts(values: Any, threshold: int) -> bool:
     -------
     bool
     """
-    v = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce")
-    return bool(((v >= 1) & (v <= threshold)).any())
+    from ehimpact.smallcounts import is_small_count
+
+    v = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce").dropna()
+    return any(is_small_count(x, threshold) for x in v.round().to_numpy())  # a chart shows them rounded
 
 
 def _monthly_figure(ap: pd.DataFrame, ev: Evaluation, series: list[tuple[str, str]]):

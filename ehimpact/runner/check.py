@@ -188,8 +188,10 @@ def _n(value: Any, threshold: int, symbol: str) -> Any:
     """A count as shown: 1..threshold suppressed."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    from ehimpact.smallcounts import is_small_count
+
     n = int(value)
-    return symbol if 1 <= n <= threshold else n
+    return symbol if is_small_count(n, threshold) else n
 
 
 def _table(read: dict[str, Any], threshold: int, symbol: str) -> pd.DataFrame:
