@@ -179,7 +179,7 @@ def write_demo_inputs(folder: Path, *, n_authorities: int | None, seed: int, aut
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ehimpact.data.validate import validate_file
+    from ehimpact.data.file_check import validate_file
 
     report = validate_file(args.data, args.dictionary, mapping=args.mapping)
     print(report.to_text() if hasattr(report, "to_text") else str(report))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from ehimpact.data.file_check import validate_file
 from ehimpact.data.load import load, read_table, sniff
-from ehimpact.data.validate import validate_file
 from ehimpact.errors import InputError
 
 CSV = "child_id,authority_code,referral_date,age\nc1,E10000030,2022-01-05,7\nc2,E10000030,2022-02-01,9\n"

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import ehimpact as eh
 from ehimpact.data import synthetic
-from ehimpact.data.validate import ValidationReport, validate, validate_file
+from ehimpact.data.file_check import validate_file
+from ehimpact.data.validate import ValidationReport, validate
 from ehimpact.errors import InputError
 
 

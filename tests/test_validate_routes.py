@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from ehimpact.data import synthetic
+from ehimpact.data.file_check import validate_file
 from ehimpact.data.load import load
 from ehimpact.data.read_report import EARLIEST_DATE, LATEST_YEARS_AHEAD, latest_date
-from ehimpact.data.validate import validate, validate_file
+from ehimpact.data.validate import validate
 from ehimpact.errors import InputError
 
 FIX = Path(__file__).parent / "fixtures"

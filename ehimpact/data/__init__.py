@@ -25,7 +25,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "load": ("ehimpact.data.load", "load"),
     "read_table": ("ehimpact.data.load", "read_table"),
     "validate": ("ehimpact.data.validate", "validate"),
-    "validate_file": ("ehimpact.data.validate", "validate_file"),
+    "validate_file": ("ehimpact.data.file_check", "validate_file"),
     "ValidationReport": ("ehimpact.data.validate", "ValidationReport"),
     "coerce": ("ehimpact.data.validate", "coerce"),
     "derive_flags": ("ehimpact.data.synthetic", "derive_flags"),

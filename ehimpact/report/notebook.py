@@ -65,8 +65,8 @@ def start(config_path: str, authority: str = "") -> Any:
     """Load the config and data, show the title (and the synthetic watermark); return the Evaluation."""
     from IPython.display import HTML, Markdown, display
 
+    from ehimpact.config import load_config
     from ehimpact.report.evaluation import Evaluation
-    from ehimpact.runner.config import load_config
 
     cfg, base = load_config(config_path, authority=authority or None)
     ev = Evaluation(cfg.evaluation, authority=authority or None, base_dir=base)

@@ -200,7 +200,7 @@ def _expected_control_weights(children: pd.DataFrame, designs: list[Any]) -> pd.
     try:
         from ehimpact.estimators.balance import design_matrices
         from ehimpact.estimators.propensity import fit_propensity
-        from ehimpact.report.evaluation import DEFAULT_COVARIATES
+        from ehimpact.report.designs import DEFAULT_COVARIATES
 
         covs = next((list(d.covariates) for d in designs if getattr(d, "covariates", None)), None)
         covs = covs or [c for c in DEFAULT_COVARIATES if c in children.columns]

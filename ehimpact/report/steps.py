@@ -309,7 +309,7 @@ def _monthly_figure(ap: pd.DataFrame, ev: Evaluation, series: list[tuple[str, st
 # ---------------------------------------------------------------------------- 6-8
 def step6(ev: Evaluation, sec: Section) -> None:
     """Design choice and evidence its assumptions hold."""
-    from ehimpact.report.evaluation import WHY_DESIGN
+    from ehimpact.report.designs import WHY_DESIGN
     from ehimpact.report.labels import design_label
 
     d = ev.config.design
