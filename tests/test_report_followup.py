@@ -90,3 +90,19 @@ def test_a_file_claiming_to_be_synthetic_is_still_validated(tmp_path: Path) -> N
 
     with pytest.raises(InputError, match="child_id"):
         _evaluation(tmp_path, edit)
+
+
+def test_a_mean_of_one_is_not_read_as_a_count_of_one(tmp_path: Path) -> None:
+    """A balance-table mean of exactly 1 (contacts in 12 months) failed a run's disclosure gate as '1'."""
+    from ehimpact.report.disclosure import scan_outputs
+
+    def page(cell: str) -> str:
+        return ("<html><body><table><tr><th>Characteristic</th><th>Supported, before</th></tr>"
+                f"<tr><td>Contacts in the previous 12 months</td><td>{cell}</td></tr></table></body></html>")
+
+    (tmp_path / "mean").mkdir()
+    (tmp_path / "mean" / "report.html").write_text(page("1.000"))
+    (tmp_path / "count").mkdir()
+    (tmp_path / "count" / "report.html").write_text(page("1"))
+    assert scan_outputs(tmp_path / "mean", identifiers=[]) == []
+    assert scan_outputs(tmp_path / "count", identifiers=[])  # the same cell written as a whole number is still caught

@@ -1798,7 +1798,9 @@ def _scan_html_table(table: dict[str, Any], label: str, rel: str, threshold: int
             where = f"{label} row {i} column {head!r}" if head else f"{label} row {i} cell {j + 1}"
             if _is_symbol(cell, symbol):
                 continue
-            if not non_person_row and is_small_count(cell, threshold) and (j in count_cols or (
+            # a cell written with decimals ("1.000") is a mean or share, never a count a report prints
+            shown_as_count = "." not in cell.strip()
+            if not non_person_row and shown_as_count and is_small_count(cell, threshold) and (j in count_cols or (
                     counting_row and cell != row_label and not _non_person_column(head, panel_designs))):
                 found.append(Finding(rel, where, "small count", f"unsuppressed count {cell.strip()!r}"))
                 continue

@@ -964,8 +964,14 @@ def _protected_balance(ev: Evaluation, est: Estimate, bal: pd.DataFrame) -> pd.D
                       "treated_after": _int(diag.get("treated_matched")),
                       "control_after": _int(diag.get("controls_matched"))})
     props = [c for c in bal.columns if str(c).startswith("mean_")]
-    return protect_balance(bal.round(3), group_sizes=sizes, proportion_columns=props, threshold=d.threshold,
+    safe = protect_balance(bal.round(3), group_sizes=sizes, proportion_columns=props, threshold=d.threshold,
                            symbol=d.symbol)
+    # means and shares with their decimals: a mean of exactly 1 reads "1.000", never as a count of 1
+    for col in safe.columns:
+        if col in props or str(col).startswith(("smd_", "var_ratio")):
+            safe[col] = [f"{x:.3f}" if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+                         else x for x in safe[col]]
+    return safe
 
 
 def _headline(ev: Evaluation, est: Estimate, key: str) -> str:
