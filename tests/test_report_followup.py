@@ -106,3 +106,27 @@ def test_a_mean_of_one_is_not_read_as_a_count_of_one(tmp_path: Path) -> None:
     (tmp_path / "count" / "report.html").write_text(page("1"))
     assert scan_outputs(tmp_path / "mean", identifiers=[]) == []
     assert scan_outputs(tmp_path / "count", identifiers=[])  # the same cell written as a whole number is still caught
+
+
+def test_batch_index_has_watermark_forest_and_sortable_table(tmp_path: Path) -> None:
+    """Issue 13 (index page): the batch's index.html is built by report.index_page."""
+    import json as _json
+
+    from ehimpact.runner.batch import write_index
+    from ehimpact.runner.run import RunOutcome
+
+    outcomes = []
+    for code, name, est in (("E06000036", "Bracknell Forest", -0.05), ("E06000037", "West Berkshire", -0.02)):
+        folder = tmp_path / code / "family_key_workers"
+        folder.mkdir(parents=True)
+        (folder / "report.html").write_text("<html></html>")
+        (folder / "results.json").write_text(_json.dumps({
+            "authority_name": name, "synthetic": True,
+            "primary": {"estimate": est, "ci": [est - 0.03, est + 0.03], "pvalue": 0.01, "outcome": "x",
+                        "scale": "proportion", "summary": f"{name}: fewer referrals."}}))
+        outcomes.append(RunOutcome(code, "family_key_workers", "ok", str(folder), "k"))
+    page = write_index(tmp_path, outcomes, wall=1.0, workers=1, regional=None).read_text()
+    assert "SYNTHETIC" in page.upper()
+    assert "<svg" in page  # the forest plot of headline estimates
+    assert "<script" in page and "src=" not in page.split("<script", 1)[1].split(">", 1)[0]  # inline only
+    assert "Bracknell Forest" in page and "West Berkshire" in page

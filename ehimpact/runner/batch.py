@@ -12,7 +12,6 @@ leaves complete folders only, and ``--resume`` reruns what is missing, failed or
 from __future__ import annotations
 
 import errno
-import html
 import json
 import os
 import re
@@ -629,7 +628,8 @@ def _headline(folder: Path) -> dict[str, Any]:
     ci = p.get("ci") or [None, None]
     return {"authority_name": res.get("authority_name"), "estimate": p.get("estimate"), "se": p.get("se"),
             "ci_lower": ci[0], "ci_upper": ci[1], "pvalue": p.get("pvalue"), "outcome": p.get("outcome"),
-            "synthetic": res.get("synthetic"), "summary": p.get("summary")}
+            "synthetic": res.get("synthetic"), "summary": p.get("summary"), "scale": p.get("scale"),
+            "unit": p.get("unit")}
 
 
 def write_summary(run_dir: Path, outcomes: list[RunOutcome]) -> Path:
@@ -654,32 +654,30 @@ def write_summary(run_dir: Path, outcomes: list[RunOutcome]) -> Path:
 def write_index(run_dir: Path, outcomes: list[RunOutcome], *, wall: float, workers: int,
                 regional: Path | None) -> Path:
     """The batch's index page: every authority in the batch folder, its status, link to its report or its error."""
+    from ehimpact.report.index_page import index_html
+
     rows = []
     outcomes = _merged(run_dir, outcomes)
+    synthetic = False
     for o in outcomes:
         rel = os.path.relpath(o.folder, run_dir)
-        head = _headline(Path(o.folder)) if o.status != "failed" else {}
-        name = html.escape(str(head.get("authority_name") or o.authority))
+        head = _headline(Path(o.folder)) if o.status != "failed" or _earlier(o) else {}
+        synthetic = synthetic or bool(head.get("synthetic"))
         if o.status == "failed":
-            kept = f' · <a href="{rel}/report.html">earlier report (kept)</a>' if _earlier(o) else ""
-            cell = f'<td class="failed">failed</td><td>{html.escape(o.error)}{kept}</td>'
-        else:
-            txt = html.escape(head.get("summary") or "no headline estimate")
-            cell = f'<td>{o.status}</td><td><a href="{rel}/report.html">report</a> · {txt}</td>'
-        rows.append(f"<tr><td>{html.escape(o.authority)}</td><td>{name}</td><td>{html.escape(o.evaluation)}</td>"
-                    f"{cell}</tr>")
+            head = {"authority_name": head.get("authority_name")}  # an earlier report's numbers are not this run's
+        rows.append({
+            "authority_code": o.authority, "authority_name": head.get("authority_name") or o.authority,
+            "evaluation": o.evaluation, "status": o.status, "error": o.error,
+            "report_href": f"{rel}/report.html" if o.status != "failed" else None,
+            "earlier_href": f"{rel}/report.html" if o.status == "failed" and _earlier(o) else None,
+            **{k: head.get(k) for k in ("estimate", "ci_lower", "ci_upper", "pvalue", "scale", "unit", "outcome",
+                                        "summary")},
+        })
     n_failed = sum(o.status == "failed" for o in outcomes)
-    regional_link = f'<p><a href="{regional.name}">Regional summary</a></p>' if regional else \
-        "<p>Regional summary: not produced.</p>"
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ehimpact batch {html.escape(run_dir.name)}</title>
-<style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:4px 10px;border-bottom:1px solid #ddd}}
-.failed{{color:#b00;font-weight:bold}}</style></head><body>
-<h1>ehimpact batch: {html.escape(run_dir.name)}</h1>
-<p>{len(outcomes)} runs: {len(outcomes) - n_failed} succeeded or unchanged, {n_failed} failed.
-Wall time {wall:.1f} s on {workers} worker(s). Machine-readable: <a href="summary.csv">summary.csv</a>.</p>
-{regional_link}
-<table><tr><th>code</th><th>authority</th><th>evaluation</th><th>status</th><th>result</th></tr>
-{''.join(rows)}</table></body></html>"""
+    page = index_html(rows, synthetic=synthetic, title=f"ehimpact batch: {run_dir.name}",
+                      intro=f"{len(outcomes)} runs: {len(outcomes) - n_failed} succeeded or unchanged, {n_failed} "
+                            f"failed. Wall time {wall:.1f} s on {workers} worker(s).",
+                      regional_href=regional.name if regional else None)
     return atomic_write_text(run_dir / "index.html", page)
 
 
