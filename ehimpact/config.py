@@ -133,7 +133,9 @@ class StatutoryFiles(_Strict):
             text = str(item).format(authority=authority) if authority and "{authority}" in str(item) else str(item)
             path = base / text
             if any(ch in text for ch in "*?["):
-                matched = sorted(p for p in base.glob(text) if p.is_file())
+                import glob
+
+                matched = sorted(Path(p) for p in glob.glob(str(base / text)) if Path(p).is_file())
                 if not matched:
                     raise InputError(f"no file matches the pattern {text!r}", field="data.statutory.cin_xml",
                                      fix="check the pattern (relative to the config file's folder)")
