@@ -130,3 +130,13 @@ def test_batch_index_has_watermark_forest_and_sortable_table(tmp_path: Path) -> 
     assert "<svg" in page  # the forest plot of headline estimates
     assert "<script" in page and "src=" not in page.split("<script", 1)[1].split(">", 1)[0]  # inline only
     assert "Bracknell Forest" in page and "West Berkshire" in page
+
+
+def test_plan_command_prints_minimum_detectable_effects(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15 item 6: `ehimpact plan CONFIG` before any evaluation is run."""
+    from ehimpact.cli import main
+
+    assert main(["plan", str(DEMO)]) == 0
+    out = capsys.readouterr().out
+    assert "would probably be missed" in out
+    assert "percentage points" in out and "supported and" in out and "comparison children" in out
