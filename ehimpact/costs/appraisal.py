@@ -219,7 +219,7 @@ class ValueForMoney(CostResult):
             lines.append("SYNTHETIC DATA: this result illustrates the method and describes no real children.")
         return "\n".join(lines)
 
-    def plot(self, *, ax: Axes | None = None, kind: str = "agency") -> Axes:
+    def plot(self, ax: Axes | None = None, *, kind: str = "agency") -> Axes:
         """``kind="agency"``: PV of avoided costs by agency (cashable / non-cashable);
         ``"tornado"``: one-way sensitivity of NPV; ``"npv"``: histogram of simulated NPV.
         """

@@ -78,7 +78,7 @@ class LateInterventionCost(CostResult):
             text += f" The largest part is {top.index[0].lower()} ({pct(top.iloc[0] / h['total'])})."
         return text
 
-    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Annual cost by category, stacked by the agency that bears it."""
         import matplotlib.pyplot as plt
 

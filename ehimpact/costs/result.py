@@ -121,7 +121,7 @@ class CostResult:
             raise InputError(f"no table {name!r}", field="name", fix=f"use one of {sorted(self.tables)}")
         return self.tables[name].copy()
 
-    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Default plot: a bar per row of the main table's first numeric column."""
         import matplotlib.pyplot as plt
 

@@ -96,7 +96,7 @@ class Scorecard(CostResult):
                      else "no long-term well-being indicators were supplied")
         return "; ".join(parts) + f" (12 months to {h['window_end']})."
 
-    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Each indicator as an index against the region (region = 100), neighbours beside it."""
         import matplotlib.pyplot as plt
 

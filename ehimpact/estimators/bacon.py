@@ -122,7 +122,7 @@ class BaconDecomposition:
             "notes": self.notes,
         })
 
-    def plot(self, *, ax: Axes | None = None, title: str | None = None) -> Axes:
+    def plot(self, ax: Axes | None = None, *, title: str | None = None) -> Axes:
         """Goodman-Bacon scatter: each 2x2's weight (x) against its estimate (y), by type.
 
         Parameters

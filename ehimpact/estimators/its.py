@@ -338,7 +338,7 @@ class ITSResult(Estimate):
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- plots
-    def plot(self, *, ax: Axes | None = None, rate: bool | None = None, title: str | None = None) -> Axes:
+    def plot(self, ax: Axes | None = None, *, rate: bool | None = None, title: str | None = None) -> Axes:
         """Counterfactual plot: observed points, fitted line, counterfactual with band, intervention line.
 
         Parameters
@@ -383,7 +383,7 @@ class ITSResult(Estimate):
         ax.figure.tight_layout()
         return ax
 
-    def plot_acf(self, *, ax: Axes | None = None, lags: int | None = None) -> Axes:
+    def plot_acf(self, ax: Axes | None = None, *, lags: int | None = None) -> Axes:
         """Autocorrelation function of the model residuals with approximate 95% bounds.
 
         Parameters

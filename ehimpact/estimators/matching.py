@@ -151,11 +151,11 @@ class Matched(Estimate):
 
         return evalue(self.estimate, self.ci, scale="md", sd=self._outcome_sd)
 
-    def love_plot(self, *, ax: Axes | None = None, threshold: float = 0.1) -> Axes:
+    def love_plot(self, ax: Axes | None = None, *, threshold: float = 0.1) -> Axes:
         """Love plot of |SMD| before and after matching (see :func:`balance.love_plot`)."""
         return love_plot(self.balance, ax=ax, threshold=threshold, title="Balance before and after matching")
 
-    def overlap_plot(self, *, ax: Axes | None = None, bins: int = 40) -> Axes:
+    def overlap_plot(self, ax: Axes | None = None, *, bins: int = 40) -> Axes:
         """Propensity-score overlap of the two groups (see :func:`balance.overlap_plot`)."""
         if self._score is None or self._treat is None:
             raise InputError("this result carries no scores (it was rebuilt from a dictionary)",

@@ -70,11 +70,11 @@ class Weighted(Estimate):
         self._treat: np.ndarray | None = None
         self._outcome_sd: float | None = None
 
-    def love_plot(self, *, ax: Axes | None = None, threshold: float = 0.1) -> Axes:
+    def love_plot(self, ax: Axes | None = None, *, threshold: float = 0.1) -> Axes:
         """Love plot of |SMD| before and after weighting."""
         return love_plot(self.balance, ax=ax, threshold=threshold, title="Balance before and after weighting")
 
-    def overlap_plot(self, *, ax: Axes | None = None, bins: int = 40) -> Axes:
+    def overlap_plot(self, ax: Axes | None = None, *, bins: int = 40) -> Axes:
         """Propensity-score overlap of the two groups."""
         if self._score is None or self._treat is None:
             raise InputError("this result carries no scores (it was rebuilt from a dictionary)",
