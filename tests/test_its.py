@@ -320,8 +320,7 @@ def test_plots(tmp_path):
     ax2 = res.plot_acf()
     assert len(res.diagnostics["acf"]) > 5
     ax2.figure.savefig(tmp_path / "acf.png")
-    with pytest.raises(TypeError):
-        res.plot(ax)  # keyword-only
+    assert res.plot(ax) is ax  # ax positional, as for every result class (issue 14; tests/test_plot_signatures.py)
 
 
 def test_result_type_and_diagnostics(sicily):
