@@ -544,9 +544,8 @@ def run_one(
             import nbformat
 
             atomic_write_text(tmp / "report.ipynb", nbformat.writes(executed))
+            # results.json is final as the notebook wrote it (parameters by file name): never read back and patched
             res = json.loads((tmp / "results.json").read_text())
-            res.setdefault("parameters", {})["results_path"] = "results.json"
-            atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
             t = time.perf_counter()
             to_html(executed, tmp / "report.html", watermark=bool(res.get("synthetic")))
             timings["render"] = time.perf_counter() - t
