@@ -295,10 +295,7 @@ def write_returned(root: Path, run_name: str, outcome: RunOutcome, files: dict[s
             target = inside(tmp, tmp / rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if outcome.status == "ok":
-            res = json.loads((tmp / "results.json").read_text())
-            res.setdefault("parameters", {})["results_path"] = str(final / "results.json")
-            atomic_write_text(tmp / "results.json", json.dumps(res, indent=1))
+        if outcome.status == "ok":  # results.json as the worker's notebook wrote it: no machine path to patch in
             atomic_write_text(tmp / "status.json", json.dumps(outcome.to_dict(), indent=1))
             _publish(root, tmp, final)
         else:
