@@ -260,10 +260,45 @@ def _knn_with_replacement(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """k nearest controls for every focal unit, ties at the k-th kept (vectorised, 1-D).
 
-    One sort of all units by (key, focal first on ties) gives the controls in order and, by a
-    running count, each focal unit's insertion point among them (no binary searches).
+    Returns ``(pairs_f, pairs_c, controls_sorted)`` row indices: every (focal, control) pair,
+    built from :func:`_knn_ranges` (a focal unit's matches are one run of the sorted controls).
+    """
+    r = _knn_ranges(dist, focal, strata, ratio, width)
+    pf, pc = r.pairs()
+    return pf, pc, r.ctrl_rows
 
-    Returns ``(pairs_f, pairs_c, controls_sorted)`` row indices.
+
+@dataclass
+class _Ranges:
+    """Matches with replacement as ranges: focal ``f_rows[i]`` is matched to the controls at
+    sorted positions ``lo[i] .. lo[i] + m[i] - 1`` of ``ctrl_rows`` (``m[i] = 0``: no match)."""
+
+    f_rows: np.ndarray
+    lo: np.ndarray
+    m: np.ndarray
+    ctrl_rows: np.ndarray
+
+    @property
+    def total(self) -> int:
+        return int(self.m.sum())
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        m, total = self.m, self.total
+        pf = np.repeat(self.f_rows, m)
+        starts = np.repeat(self.lo - np.concatenate([[0], np.cumsum(m)[:-1]]), m)
+        pc = self.ctrl_rows[starts + np.arange(total)]
+        return pf, pc
+
+
+def _knn_ranges(
+    dist: np.ndarray, focal: np.ndarray, strata: np.ndarray, ratio: int, width: float,
+) -> _Ranges:
+    """k nearest controls for every focal unit, ties at the k-th kept, as ranges of sorted controls.
+
+    One sort of all units by (key, focal first on ties) gives the controls in order and, by a
+    running count, each focal unit's insertion point among them (no binary searches).  With
+    many tied scores (discrete covariates, a large authority) a focal unit's tied matches can
+    number thousands: the ranges hold them without listing every pair.
     """
     key = _sort_keys(dist, strata)
     is_ctrl = ~focal
@@ -303,11 +338,7 @@ def _knn_with_replacement(
     rp[tie] = np.searchsorted(ck, ck[ri[tie]], side="right")
     lo = np.where(has, lp + 1, 0)
     m = np.where(has, rp - lo, 0)
-    total = int(m.sum())
-    pf = np.repeat(f_rows, m)
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(m)[:-1]]), m)
-    pc = ctrl_rows[starts + np.arange(total)]
-    return pf, pc, ctrl_rows
+    return _Ranges(f_rows, lo, m, ctrl_rows)
 
 
 # ----------------------------------------------------------------------------- inference
@@ -373,6 +404,56 @@ def _direction(pf: np.ndarray, pc: np.ndarray, y: np.ndarray, n: int) -> _Direct
     kw = np.bincount(pc, weights=inv_m, minlength=n)
     kw2 = np.bincount(pc, weights=inv_m**2, minlength=n)
     return _Direction(pf, pc, fr, imputed, m, kw, kw2)
+
+
+#: above this many (focal, control) pairs, matches with replacement are summarised from their
+#: ranges without listing the pairs (a 1,000,000-child authority with discrete covariates has
+#: hundreds of millions of tied pairs)
+_PAIR_LIMIT = 4_000_000
+
+
+def _direction_from_ranges(r: _Ranges, y: np.ndarray, n: int) -> _Direction:
+    """:func:`_direction` of the pairs in ``r``, computed from the ranges (the same numbers).
+
+    The sorted controls are cut into segments at every range's ends; every control of a
+    segment lies in the same ranges, so its weights ``kw = sum 1/m`` and ``kw2 = sum 1/m^2``
+    are summed once per segment, in the same order as over the pairs (bit-identical).  A
+    range's outcome sum is a difference of prefix sums: exact for whole-number outcomes
+    (0/1, counts); for other outcomes it is summed pair by pair while the pairs are few
+    (``_PAIR_LIMIT``), else from the prefix sums (rounding error ~1e-16 of the running sum).
+    ``pf``/``pc`` are left empty: matching with replacement needs neither.
+    """
+    if r.total <= _PAIR_LIMIT:
+        pf, pc = r.pairs()
+        return _direction(pf, pc, y, n)
+    has = r.m > 0
+    f, lo, m = r.f_rows[has], r.lo[has], r.m[has]
+    hi = lo + m
+    nc = len(r.ctrl_rows)
+    yc = y[r.ctrl_rows]
+    csum = np.concatenate([[0.0], np.cumsum(yc)])
+    sums = csum[hi] - csum[lo]
+    # segments of the sorted controls: cut at every range end
+    cuts = np.zeros(nc + 1, dtype=bool)
+    cuts[lo] = True
+    cuts[hi] = True
+    cuts[0] = True
+    seg_of = np.cumsum(cuts[:nc]) - 1          # segment of each sorted position
+    n_seg = int(seg_of[-1]) + 1 if nc else 0
+    s_lo = seg_of[lo]
+    s_hi = seg_of[hi - 1] + 1
+    k = s_hi - s_lo                            # segments per range
+    seg = np.repeat(s_lo - np.concatenate([[0], np.cumsum(k)[:-1]]), k) + np.arange(int(k.sum()))
+    inv_m = np.repeat(1.0 / m, k)
+    kw_seg = np.bincount(seg, weights=inv_m, minlength=n_seg)
+    kw2_seg = np.bincount(seg, weights=inv_m**2, minlength=n_seg)
+    kw = np.zeros(n)
+    kw2 = np.zeros(n)
+    kw[r.ctrl_rows] = kw_seg[seg_of]
+    kw2[r.ctrl_rows] = kw2_seg[seg_of]
+    o = np.argsort(f, kind="stable")
+    empty = np.empty(0, dtype=np.int64)
+    return _Direction(empty, empty, f[o], sums[o] / m[o], m[o], kw, kw2)
 
 
 # ----------------------------------------------------------------------------- the verb
@@ -563,17 +644,19 @@ def match(
         others_sorted = None
         if replace:
             sub = np.flatnonzero(f_mask | other)
-            pf, pc, cs = _knn_with_replacement(dist[sub], f_mask[sub], st[sub], ratio, width)
-            pf, pc, others_sorted = sub[pf], sub[pc], sub[cs]
+            rg = _knn_ranges(dist[sub], f_mask[sub], st[sub], ratio, width)
+            rg = _Ranges(sub[rg.f_rows], rg.lo, rg.m, sub[rg.ctrl_rows])
+            others_sorted = rg.ctrl_rows
         else:
             sub = np.flatnonzero(f_mask | other)
             pf, pc = _greedy_without_replacement(dist[sub], f_mask[sub], st[sub], ratio, width,
                                                  largest_first=(g == 1))
             pf, pc = sub[pf], sub[pc]
-        if len(pf) == 0:
+        if (rg.total if replace else len(pf)) == 0:
             _raise_no_matches(int(focal.sum()), caliper, width, distance, exact_cols, g)
-        directions["treated" if g == 1 else "control"] = _direction(pf, pc, y, n)
-        directions["treated" if g == 1 else "control"].others_sorted = others_sorted
+        dr = _direction_from_ranges(rg, y, n) if replace else _direction(pf, pc, y, n)
+        dr.others_sorted = others_sorted
+        directions["treated" if g == 1 else "control"] = dr
 
     # ---- estimate
     diffs_parts, rows_parts = [], []
