@@ -57,3 +57,28 @@ def test_tied_pairs_outnumber_rows(children):
     sd = float(np.std(ps.linear, ddof=1))
     r = M._knn_ranges(ps.linear, d, np.zeros(len(d), dtype=np.int64), 1, 0.2 * sd)
     assert r.total > 2 * len(children)  # ~2.2 at 20,000 children, ~23 at 200,000, ~570 at 1,000,000
+
+
+def _numbers(m):
+    return (m.estimate, m.se, m.n_treated, m.n_control,
+            m.balance.select_dtypes("number").to_numpy(dtype=float).tobytes())
+
+
+def test_remembered_design_gives_fresh_numbers(children, monkeypatch):
+    """The last large design is remembered across outcomes (a power simulation's draws): same numbers."""
+    monkeypatch.setattr(M, "_REMEMBER_ROWS", 0)
+    kw = dict(treatment="received_early_help", covariates=DEFAULT_COVARIATES, replace=True, caliper=0.2)
+    rng = np.random.default_rng(3)
+    redrawn = children.assign(csc_referral_12m=(rng.random(len(children)) < 0.3).astype(float))
+    M._DESIGNS.clear()
+    fresh = _numbers(M.match(redrawn, outcome="csc_referral_12m", **kw))
+    M.match(children, outcome="cla_24m", **kw)  # remembers this design
+    assert M._DESIGNS.get("key") is not None
+    assert _numbers(M.match(redrawn, outcome="csc_referral_12m", **kw)) == fresh
+    # a covariate changed in place is a new design, not the remembered one
+    changed = redrawn.copy()
+    changed.loc[changed.index[:500], "prior_contacts"] = 0
+    M._DESIGNS.clear()
+    want = _numbers(M.match(changed, outcome="csc_referral_12m", **kw))
+    M.match(redrawn, outcome="csc_referral_12m", **kw)
+    assert _numbers(M.match(changed, outcome="csc_referral_12m", **kw)) == want != fresh

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ehimpact.estimators.checks import covariate_matrix
+from ehimpact.estimators.checks import _covariate_columns, _fill, covariate_matrix
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -67,8 +67,9 @@ def design_matrices(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.n
     if all(pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]) for c in cols):
         X = np.ascontiguousarray(data[cols].to_numpy(dtype=float))
         return X, cols, X, cols
-    X, names = covariate_matrix(data, cols)
-    Xb, bnames = balance_design(data, cols)
+    columns = _covariate_columns(data, cols)  # each category's levels found once for both designs
+    X, names = _fill(len(data), columns, drop_first=True)
+    Xb, bnames = _fill(len(data), columns, drop_first=False)
     return X, names, Xb, bnames
 
 

@@ -8,6 +8,7 @@ arithmetic, so a user's mistake never surfaces as a NumPy or statsmodels traceba
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -162,20 +163,39 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], *,
     >>> names
     ['a', 'g=y']
     """
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
+    return _fill(len(data), _covariate_columns(data, covariates), drop_first)
+
+
+def _covariate_columns(data: pd.DataFrame, covariates: Sequence[str]) -> list[tuple[str, Any, list[Any] | None]]:
+    """Each covariate once: ``(name, float values, None)`` or ``(name, category codes, levels)``."""
+    out: list[tuple[str, Any, list[Any] | None]] = []
     for col in covariates:
         s = data[col]
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            blocks.append(s.to_numpy(dtype=float)[:, None])
-            names.append(col)
+            out.append((col, s.to_numpy(dtype=float), None))
         else:
             cat = s.astype("category")
-            codes = cat.cat.codes.to_numpy()  # missing -> -1 -> all indicators 0
-            levels = list(cat.cat.categories)[1 if drop_first else 0:]
-            first = 1 if drop_first else 0
-            blocks.append((codes[:, None] == np.arange(first, first + len(levels))[None, :]).astype(float))
-            names.extend(f"{col}={lv}" for lv in levels)
-    if not blocks:
-        return np.empty((len(data), 0)), []
-    return np.hstack(blocks), names
+            out.append((col, cat.cat.codes.to_numpy(), list(cat.cat.categories)))  # missing -> -1
+    return out
+
+
+def _fill(n: int, columns: list[tuple[str, Any, list[Any] | None]], drop_first: bool) -> tuple[np.ndarray, list[str]]:
+    """The design matrix of :func:`_covariate_columns`' output, written into one array (no stacking copies)."""
+    first = 1 if drop_first else 0
+    names: list[str] = []
+    for col, _, levels in columns:
+        names.extend([col] if levels is None else [f"{col}={lv}" for lv in levels[first:]])
+    if not names:
+        return np.empty((n, 0)), []
+    X = np.empty((n, len(names)))
+    j = 0
+    for _, values, levels in columns:
+        if levels is None:
+            X[:, j] = values
+            j += 1
+        else:
+            k = len(levels) - first
+            if k:
+                X[:, j:j + k] = values[:, None] == np.arange(first, first + k)[None, :]
+            j += k
+    return X, names

@@ -609,8 +609,16 @@ def match(
         if pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
             require_numeric(data, c, "covariates")
 
-    X, names, Xb, bnames = design_matrices(data, covs)
-    ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
+    key = _design_key(data, [treatment, *covs], (covs, ps_model, seed)) if len(data) >= _REMEMBER_ROWS else None
+    if key is not None and _DESIGNS.get("key") == key:
+        bnames, Xb, ps = _DESIGNS["value"]
+    else:
+        X, names, Xb, bnames = design_matrices(data, covs)
+        ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
+        del X
+        _DESIGNS.clear()
+        if key is not None:
+            _DESIGNS.update(key=key, value=(bnames, Xb, ps))
     score_all = ps.score
     dist_all = ps.linear if distance == "logit" else ps.score
     strata_all = _strata(data, exact_cols)
@@ -643,9 +651,15 @@ def match(
         f_mask = focal
         others_sorted = None
         if replace:
-            sub = np.flatnonzero(f_mask | other)
-            rg = _knn_ranges(dist[sub], f_mask[sub], st[sub], ratio, width)
-            rg = _Ranges(sub[rg.f_rows], rg.lo, rg.m, sub[rg.ctrl_rows])
+            known = _DESIGNS.setdefault("ranges", {}) if key is not None else {}
+            rkey = (g, distance, caliper, ratio, repr(trim), tuple(exact_cols),
+                    _design_key(data, exact_cols, None) if exact_cols else "")
+            rg = known.get(rkey)
+            if rg is None:  # the matches depend on the scores and options only, not on the outcome
+                sub = np.flatnonzero(f_mask | other)
+                rg = _knn_ranges(dist[sub], f_mask[sub], st[sub], ratio, width)
+                rg = _Ranges(sub[rg.f_rows], rg.lo, rg.m, sub[rg.ctrl_rows])
+                known[rkey] = rg
             others_sorted = rg.ctrl_rows
         else:
             sub = np.flatnonzero(f_mask | other)
@@ -747,6 +761,36 @@ def match(
     result._treat = d
     result._outcome_sd = float(np.std(y[(d == 0) & keep], ddof=1))
     return result
+
+
+#: the last large design (balance matrix and propensity fit), by a digest of the treatment and
+#: covariate columns: a power simulation reruns the same design with only the outcome redrawn
+#: (8 times per outcome), and neither depends on the outcome
+_DESIGNS: dict[str, Any] = {}
+_REMEMBER_ROWS = 100_000
+
+
+def _design_key(data: pd.DataFrame, columns: list[str], extra: Any) -> str:
+    """Digest of the columns' values and types (their buffers, not copies) and ``extra``."""
+    import hashlib
+
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update(repr((list(columns), extra, len(data))).encode())
+    for col in columns:
+        s = data[col]
+        h.update(f"|{col}|{s.dtype}|".encode())
+        arrow = getattr(s.array, "__arrow_array__", None)
+        if isinstance(s.dtype, np.dtype):
+            h.update(memoryview(np.ascontiguousarray(s.to_numpy())).cast("B"))
+        elif arrow is not None:
+            arr = arrow()
+            for chunk in getattr(arr, "chunks", [arr]):
+                h.update(f"{chunk.offset}:{len(chunk)}".encode())
+                for buf in chunk.buffers():
+                    h.update(b"-" if buf is None else memoryview(buf))
+        else:
+            h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+    return h.hexdigest()
 
 
 def _require_both_groups(d: np.ndarray, treatment: str) -> None:
