@@ -69,12 +69,16 @@ def test_census_years_as_a_list_a_folder_and_a_glob(form: str, written, monkeypa
     files = _census(own)
     value = {"list": [str(f) for f in files], "folder": str(own.cin_xml),
              "glob": str(Path(own.cin_xml) / "cin_census_*.xml")}[form]
-    code, err = _cli(["check", str(_config(root, own, name=f"cin_{form}", cin_xml=value)), "--out",
-                      str(root / f"check_{form}")], monkeypatch, capsys)
+    config = _config(root, own, name=f"cin_{form}", cin_xml=value)
+    code, err = _cli(["check", str(config), "--out", str(root / f"check_{form}")], monkeypatch, capsys)
     assert code == 0, err
     report = pd.read_csv(root / f"check_{form}" / "read_report.csv")
     years = report[report["section"].astype(str).str.contains("census", case=False)]
     assert len(years) >= len(files)
+    code, err = _cli(["run", str(config), "--out", str(root / f"run_{form}")], monkeypatch, capsys)
+    assert code == 0, err
+    res = json.loads(next((root / f"run_{form}").rglob("results.json")).read_text())
+    assert res["primary"]["estimand"] == "ATT"
 
 
 def _excel_export(root: Path, own) -> tuple[Path, Path]:
@@ -118,9 +122,11 @@ def test_excel_export_with_date_cells_and_blank_services_runs(written, monkeypat
 def test_authority_given_by_its_3_digit_la_number(written, monkeypatch, capsys) -> None:
     root, own, _ = written
     config = _config(root, own, name="la_number")
-    code, err = _cli(["check", str(config), "--authority", str(own.la_number), "--out", str(root / "check_la")],
+    code, err = _cli(["run", str(config), "--authority", str(own.la_number), "--out", str(root / "run_la")],
                      monkeypatch, capsys)
     assert code == 0, err
+    res = json.loads(next((root / "run_la").rglob("results.json")).read_text())
+    assert res["authority_code"] == own.authority_code  # 3-digit LA number resolved to the GSS code
 
 
 # ---------------------------------------------------------------------------- raw files that must stop
