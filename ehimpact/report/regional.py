@@ -521,24 +521,9 @@ def show_body(section: Section) -> None:
     """Display a section without its heading: its text, tables and figures.
 
     The regional notebook holds each heading and its framing prose as a Markdown cell an
-    evaluator can edit; the code cell below it shows the numbers with this.
+    evaluator can edit; the code cell below it shows the numbers with this
+    (:func:`ehimpact.report.sections.show` with ``heading=False``).
     """
-    import html
+    from ehimpact.report.sections import show
 
-    from IPython.display import HTML, Markdown, display
-
-    from ehimpact.report.sections import table_html
-
-    if section.paragraphs:
-        display(Markdown("\n\n".join(section.paragraphs)))
-    for caption, table in section.tables:
-        display(HTML(table_html(caption, table, section.rows.get(caption, ""))))
-    if not section.figures:
-        return
-    import matplotlib.pyplot as plt
-
-    from ehimpact.report.figures import figure_html
-
-    for caption, fig in section.figures:
-        display(HTML(f"<p><strong>{html.escape(caption)}</strong></p>{figure_html(fig, caption)}"))
-        plt.close(fig)
+    show(section, heading=False)
