@@ -18,6 +18,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ehimpact.data.dictionary import available, get
@@ -271,6 +272,46 @@ def load(
     return typed
 
 
+_SAMPLE = 1000
+
+
+def _numbers(values: pd.Series, blank: pd.Series) -> pd.Series:
+    """``pd.to_numeric(values.mask(blank), errors="coerce")``, by Arrow's casts when they read every value.
+
+    Arrow's string casts are ~10x faster than ``to_numeric`` on text; both round correctly.  The
+    result keeps ``to_numeric``'s type: int64 when every value is a whole number written without a
+    decimal point and none is blank, else float64.  Anything Arrow does not read (spaces around
+    a number, a sign on a whole number) goes to ``to_numeric`` itself.
+    """
+    masked = values.mask(blank)
+    if getattr(values.dtype, "na_value", None) is pd.NA:  # nullable "string": to_numeric returns Int64/Float64
+        return pd.to_numeric(masked, errors="coerce")
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        native = getattr(masked.array, "__arrow_array__", None)
+        arr = native() if native is not None else pa.array(masked.to_numpy(dtype=object, na_value=None),
+                                                           type=pa.string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.string())
+        if not blank.any():
+            try:
+                ints = pc.cast(arr, pa.int64())
+                return pd.Series(ints.to_numpy(zero_copy_only=False), index=values.index, dtype="int64")
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+        floats = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        finite = np.isfinite(floats)
+        if not blank.any() and np.array_equal(floats[finite], np.round(floats[finite])):
+            raise ValueError("whole numbers Arrow did not read as integers: to_numeric decides the type")
+        return pd.Series(floats, index=values.index, dtype="float64")
+    except (ImportError, ValueError, TypeError, NotImplementedError):  # pyarrow.ArrowInvalid is a ValueError
+        return pd.to_numeric(masked, errors="coerce")
+
+
 def _infer_types(frame: pd.DataFrame, parse_dates: Any) -> pd.DataFrame:
     """Without a dictionary: dates for ``*_date``/``period`` columns, numbers for columns
     whose every non-blank value is a number; anything else stays text (so a later
@@ -283,7 +324,12 @@ def _infer_types(frame: pd.DataFrame, parse_dates: Any) -> pd.DataFrame:
         if str(col).endswith("_date") or col in ("period", "adoption_period"):
             parsed = parse_dates(values)
         else:
-            parsed = pd.to_numeric(values.mask(blank), errors="coerce")
+            # a column becomes numbers only if every non-blank value reads as one: when a sample
+            # already holds text (ids, codes, categories), the whole column need not be tried
+            sample = values[~blank].iloc[:_SAMPLE]
+            if pd.to_numeric(sample, errors="coerce").isna().any():
+                continue
+            parsed = _numbers(values, blank)
         if (parsed.notna() | blank).all():
             frame[col] = parsed
     return frame
