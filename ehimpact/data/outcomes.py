@@ -73,6 +73,7 @@ import pandas as pd
 from ehimpact.errors import InputError
 
 __all__ = [
+    "reach_measures",
     "OUTCOME_WINDOWS",
     "WINDOW_STARTS",
     "COMPARISON_INDEXES",
@@ -584,3 +585,45 @@ def repeat_plans(
     frame.attrs["rate"] = float(frame["repeat"].mean()) if len(frame) else float("nan")
     return frame
 
+
+
+def reach_measures(children: pd.DataFrame, *, short_weeks: float = 4) -> dict[str, float | int]:
+    """Step 5's process measures of one authority's cohort: take-up and how long episodes lasted.
+
+    Parameters
+    ----------
+    children : DataFrame
+        ``received_early_help`` and, for the durations, ``start_date`` and ``end_date``.
+    short_weeks : float, default 4
+        Episodes closed within this many weeks count as "closed early" (a proxy for drop-out:
+        EIF's pitfall 2).
+
+    Returns
+    -------
+    dict
+        ``assessed, supported`` (counts of children), ``take_up`` (share supported),
+        ``median_weeks`` (median supported episode length, NaN without dates),
+        ``closed_early`` (count) and ``closed_early_share``.
+
+    Examples
+    --------
+    >>> kids = pd.DataFrame({"received_early_help": [1, 1, 0],
+    ...                      "start_date": pd.to_datetime(["2022-01-01", "2022-01-01", None]),
+    ...                      "end_date": pd.to_datetime(["2022-01-15", "2022-07-01", None])})
+    >>> m = reach_measures(kids)
+    >>> (m["supported"], round(m["take_up"], 3), m["closed_early"], m["median_weeks"])
+    (2, 0.667, 1, 13.929)
+    """
+    _require(children, ["received_early_help"], "children")
+    sup = children[pd.to_numeric(children["received_early_help"], errors="coerce") == 1]
+    out: dict[str, float | int] = {"assessed": int(len(children)), "supported": int(len(sup)),
+                                   "take_up": float(len(sup) / len(children)) if len(children) else float("nan"),
+                                   "median_weeks": float("nan"), "closed_early": 0,
+                                   "closed_early_share": float("nan")}
+    if {"start_date", "end_date"} <= set(children.columns) and len(sup):
+        weeks = (pd.to_datetime(sup["end_date"]) - pd.to_datetime(sup["start_date"])).dt.days / 7
+        known = weeks.dropna()
+        out["median_weeks"] = round(float(known.median()), 3) if len(known) else float("nan")
+        out["closed_early"] = int((known < short_weeks).sum())
+        out["closed_early_share"] = float((known < short_weeks).mean()) if len(known) else float("nan")
+    return out

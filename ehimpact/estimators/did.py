@@ -49,7 +49,7 @@ from ehimpact.estimators.result import Estimate, OutcomeScale, normal_ci
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["did_2x2", "twfe", "event_study", "TWFEEstimate", "EventStudy"]
+__all__ = ["did_2x2", "two_by_two_panel", "twfe", "event_study", "TWFEEstimate", "EventStudy"]
 
 
 def _cell_table(y: np.ndarray, d: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> pd.DataFrame:
@@ -268,6 +268,68 @@ def _example() -> tuple[pd.DataFrame, dict[str, Any]]:
     y = 1 + 0.5 * d + 0.3 * p + 0.4 * d * p + 0.2 * x + rng.normal(size=n)
     df = pd.DataFrame({"y": y, "d": d, "p": p, "x": x, "id": unit})
     return df, {"outcome": "y", "treated": "d", "post": "p", "unit": "id", "covariates": ["x"]}
+
+
+def two_by_two_panel(panel: pd.DataFrame, *, adoption: Any, months: int = 12, time: str = "period",
+                     adoption_col: str = "adoption_period") -> pd.DataFrame:
+    """The 2x2 comparison around one adoption date, from a staggered authority panel.
+
+    Keeps the cohort that adopted on ``adoption`` and the units that never adopted, over
+    ``months`` months before and after it, and adds the 0/1 columns ``treated`` (the
+    cohort) and ``post`` (on or after the adoption date) that :func:`did_2x2` takes.
+    Units that adopted on another date are left out: they are neither untreated
+    comparisons nor this cohort.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        One row per unit and period; ``adoption_col`` holds each unit's adoption date
+        (blank for never).
+    adoption : date-like
+        The cohort's adoption date.
+    months : int, default 12
+        Window on each side: ``adoption - months <= period < adoption + months``.
+    time, adoption_col : str
+
+    Returns
+    -------
+    DataFrame
+        The windowed rows with ``treated`` and ``post``.
+
+    Raises
+    ------
+    InputError
+        No adoption date, a window that is not a positive whole number of months, or no
+        never-adopting unit to compare with.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"u": [1, 1, 2, 2], "period": pd.to_datetime(["2020-12-01", "2021-01-01"] * 2),
+    ...                   "adoption_period": pd.to_datetime(["2021-01-01"] * 2 + [None] * 2)})
+    >>> two_by_two_panel(p, adoption="2021-01-01", months=1)[["u", "treated", "post"]].values.tolist()
+    [[1, 1, 0], [1, 1, 1], [2, 0, 0], [2, 0, 1]]
+    """
+    if adoption is None or (isinstance(adoption, float) and np.isnan(adoption)) or pd.isna(adoption):
+        raise InputError("no adoption date for the 2x2 comparison", field="adoption",
+                         fix="the authority must have adopted in the panel (or use a child-level design)")
+    if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
+        raise InputError(f"window_months must be a positive whole number, got {months!r}", field="window_months",
+                         fix="e.g. window_months: 12")
+    for col in (time, adoption_col):
+        if col not in panel.columns:
+            raise InputError(f"column {col!r} is not in the panel", field=col, fix="use the authority panel")
+    start = pd.Timestamp(adoption)
+    window = pd.DateOffset(months=int(months))
+    adopted = pd.to_datetime(panel[adoption_col])
+    cohort = adopted == start
+    never = adopted.isna()
+    if not never.any():
+        raise InputError("no authority in the panel never adopted: the 2x2 comparison has no control group",
+                         field=adoption_col, fix="use staggered_did (not-yet-adopted comparisons) instead")
+    period = pd.to_datetime(panel[time])
+    keep = (cohort | never) & (period >= start - window) & (period < start + window)
+    out = panel.loc[keep]
+    return out.assign(treated=cohort[keep].astype(int).to_numpy(), post=(period[keep] >= start).astype(int).to_numpy())
 
 
 DID_2X2_SPEC = EstimatorSpec(

@@ -270,11 +270,9 @@ class Evaluation:
             if adoption is None:
                 raise InputError(f"{self.authority} did not adopt the new model in these data", field="design",
                                  fix="use a child-level design (match, weight) for this authority")
-            window = pd.DateOffset(months=int(opts.pop("window_months", 12)))
-            cohort = p["adoption_period"] == adoption
-            never = p["adoption_period"].isna()
-            p = p[(cohort | never) & (p["period"] >= adoption - window) & (p["period"] < adoption + window)]
-            p = p.assign(treated=cohort[p.index].astype(int), post=(p["period"] >= adoption).astype(int))
+            from ehimpact.estimators.did import two_by_two_panel
+
+            p = two_by_two_panel(p, adoption=adoption, months=int(opts.pop("window_months", 12)))
             return p, {"outcome": outcome, "treated": "treated", "post": "post", "unit": "authority_code",
                        **self._cluster_options(name, p, opts)}
         if name == "twfe":

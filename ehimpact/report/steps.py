@@ -215,12 +215,15 @@ def step5(ev: Evaluation, sec: Section) -> None:
     """Implementation and reach: referrals, take-up, duration, re-referral."""
     c = ev.children
     if c is not None and len(c):
+        from ehimpact.data.outcomes import reach_measures
+
         sup = c[c["received_early_help"] == 1]
-        rows = [{"measure": "Children assessed", "count": len(c)},
-                {"measure": "Children supported", "count": len(sup)}]
-        if {"start_date", "end_date"} <= set(sup.columns) and len(sup):
-            weeks = (pd.to_datetime(sup["end_date"]) - pd.to_datetime(sup["start_date"])).dt.days / 7
-            rows.append({"measure": "Episodes closed within 4 weeks", "count": int((weeks < 4).sum())})
+        reach = reach_measures(c)
+        rows = [{"measure": "Children assessed", "count": reach["assessed"]},
+                {"measure": "Children supported", "count": reach["supported"]}]
+        has_dates = {"start_date", "end_date"} <= set(sup.columns) and len(sup)
+        if has_dates:
+            rows.append({"measure": "Episodes closed within 4 weeks", "count": reach["closed_early"]})
         if "reref_eh_12m" in sup.columns:
             rows.append({"measure": "Re-referred to early help within 12 months",
                          "count": int(sup["reref_eh_12m"].fillna(0).sum())})
@@ -236,10 +239,9 @@ def step5(ev: Evaluation, sec: Section) -> None:
         ev.add_table(sec, "Reach", tab, counts=["count"], row="One row per measure of reach (children).",
                      labels={"count": "Children"})
         if len(sup) and len(c):
-            sec.say(f"Take-up: {100 * len(sup) / len(c):.0f}% of assessed children received early help.")
-            if "start_date" in sup.columns and "end_date" in sup.columns:
-                med = float(np.nanmedian(weeks)) if len(sup) else float("nan")
-                sec.say(f"The median episode lasted {med:.0f} weeks.")
+            sec.say(f"Take-up: {100 * reach['take_up']:.0f}% of assessed children received early help.")
+            if has_dates and np.isfinite(reach["median_weeks"]):
+                sec.say(f"The median episode lasted {reach['median_weeks']:.0f} weeks.")
     ap = ev.authority_panel
     if ap is not None and len(ap):
         t = ev.config.disclosure.threshold
@@ -327,7 +329,7 @@ def step6(ev: Evaluation, sec: Section) -> None:
         sec.say(note)
     bal = getattr(primary, "balance", None)
     if isinstance(bal, pd.DataFrame) and len(bal):
-        worst = float(bal["smd_after"].abs().max())
+        worst = _worst_smd(bal)
         sec.say(f"Balance after adjustment: the largest standardised mean difference is {worst:.2f} "
                 f"({'all below' if worst < 0.1 else 'not all below'} the 0.1 rule of thumb).")
         protected = _protected_balance(ev, primary, bal)
@@ -418,6 +420,14 @@ def step7(ev: Evaluation, sec: Section) -> None:
             sec.figures.append((caption, primary.plot().figure))
         except Exception as exc:  # noqa: BLE001 - a second plot is optional, but say it is missing
             _figure_missing(sec, f"The plot '{caption}'", exc)
+
+
+def _worst_smd(bal: pd.DataFrame) -> float:
+    """Largest |SMD| after adjustment, as the estimators report it (:func:`ehimpact.estimators.balance.max_abs_smd`)."""
+    from ehimpact.estimators.balance import max_abs_smd
+
+    frame = bal if "covariate" in bal.columns else bal.reset_index()
+    return max_abs_smd(frame)[0]
 
 
 def _spec(name: str) -> Any:
@@ -722,7 +732,7 @@ def pitfalls_checklist(ev: Evaluation) -> pd.DataFrame:
     if isinstance(p, Estimate):
         bal = getattr(p, "balance", None)
         if isinstance(bal, pd.DataFrame) and len(bal):
-            worst = float(bal["smd_after"].abs().max())
+            worst = _worst_smd(bal)
             comp = f"yes, {design}; all |SMD| < 0.1" if worst < 0.1 else f"yes, {design}; largest |SMD| {worst:.2f}"
         else:
             from ehimpact.report.tables import sample_text
@@ -733,9 +743,9 @@ def pitfalls_checklist(ev: Evaluation) -> pd.DataFrame:
         rows.append({"pitfall": "1. No robust comparison group", "this evaluation": "not assessed: " + p.reason})
     c = ev.children
     if c is not None and len(c) and {"start_date", "end_date"} <= set(c.columns):
-        sup = c[c["received_early_help"] == 1]
-        weeks = (pd.to_datetime(sup["end_date"]) - pd.to_datetime(sup["start_date"])).dt.days / 7
-        share = float((weeks < 4).mean()) if len(sup) else float("nan")
+        from ehimpact.data.outcomes import reach_measures
+
+        share = reach_measures(c)["closed_early_share"]
         rows.append({"pitfall": "2. High drop-out",
                      "this evaluation": f"{100 * share:.0f}% of episodes closed within 4 weeks (proxy for disengagement)"})
     else:
@@ -1029,7 +1039,7 @@ def evidence_level(ev: Evaluation) -> tuple[str, str]:
     p = ev.primary
     if design in ("match", "weight", "did_2x2", "twfe", "event_study", "staggered_did"):
         bal = getattr(p, "balance", None) if isinstance(p, Estimate) else None
-        balanced = not (isinstance(bal, pd.DataFrame) and len(bal) and float(bal["smd_after"].abs().max()) >= 0.1)
+        balanced = not (isinstance(bal, pd.DataFrame) and len(bal) and _worst_smd(bal) >= 0.1)
         if balanced:
             return ("3 (indicative)", "a quasi-experimental comparison that can support a causal reading if its "
                                       "assumptions hold; level 3 also needs the result to be replicated")
@@ -1045,7 +1055,7 @@ def biggest_threat(ev: Evaluation) -> str:
     if isinstance(p, Estimate):
         bal = getattr(p, "balance", None)
         if isinstance(bal, pd.DataFrame) and len(bal):
-            worst = float(bal["smd_after"].abs().max())
+            worst = _worst_smd(bal)
             if worst >= 0.1:
                 bad = bal.loc[bal["smd_after"].abs() >= 0.1, "covariate"].astype(str).tolist()[:3] \
                     if "covariate" in bal.columns else []
@@ -1070,7 +1080,7 @@ def next_steps(ev: Evaluation) -> list[str]:
     p = ev.primary
     if isinstance(p, Estimate):
         bal = getattr(p, "balance", None)
-        if isinstance(bal, pd.DataFrame) and len(bal) and float(bal["smd_after"].abs().max()) >= 0.1:
+        if isinstance(bal, pd.DataFrame) and len(bal) and _worst_smd(bal) >= 0.1:
             out.append("Improve the comparison: match exactly on the characteristics still out of balance, or "
                        "narrow the caliper, and check the result holds.")
         if not p.significant:
