@@ -30,14 +30,14 @@ role of ``discard`` (but with the Crump et al. rule).
 Estimates and standard errors
 -----------------------------
 The ATT is the mean over matched focal units of ``y_i - mean(y of its matches)``.
-``se="ai"`` (default with replacement): Abadie and Imbens (2006, *Econometrica* 74:235,
+``inference="ai"`` (default with replacement): Abadie and Imbens (2006, *Econometrica* 74:235,
 Theorem 7, population estimand) with the match-count K(i) formula, conditional variances
 from the ``ai_neighbours`` nearest same-group units on the same distance.  The score is
 treated as known: the Abadie-Imbens (2016) correction for an estimated score is not
 applied (for the ATT it can go either way; see the simulation tests for coverage).
-``se="cluster"`` (default without replacement): weighted regression of the outcome on
+``inference="cluster"`` (default without replacement): weighted regression of the outcome on
 treatment with the matching weights and CR1 standard errors clustered on matched sets, as
-MatchIt's "Estimating effects" vignette recommends.  ``se="bootstrap"``: resampling of
+MatchIt's "Estimating effects" vignette recommends.  ``inference="bootstrap"``: resampling of
 matched sets (without replacement only: the bootstrap is invalid for matching with
 replacement, Abadie and Imbens 2008).
 """
@@ -517,7 +517,8 @@ def match(
     exact: str | Sequence[str] | None = None,
     estimand: Literal["ATT", "ATC", "ATE"] = "ATT",
     ps_model: PSModel = "logit",
-    se: Literal["auto", "ai", "cluster", "bootstrap"] = "auto",
+    inference: Literal["auto", "ai", "cluster", "bootstrap"] | None = None,
+    se: Literal["auto", "ai", "cluster", "bootstrap"] | None = None,
     trim: Literal["crump"] | float | None = None,
     ai_neighbours: int = 2,
     bootstrap_draws: int = 999,
@@ -553,15 +554,18 @@ def match(
         ``"ATE"`` requires ``replace=True``.
     ps_model : {"logit", "gbm"}
         Propensity model.
-    se : {"auto", "ai", "cluster", "bootstrap"}
-        ``"auto"``: Abadie-Imbens with replacement, cluster-robust on matched sets without.
+    inference : {"auto", "ai", "cluster", "bootstrap"}
+        The standard error. ``"auto"`` (default): Abadie-Imbens with replacement,
+        cluster-robust on matched sets without.
+    se : optional
+        Deprecated name of ``inference``.
     trim : {None, "crump"} or float
         Drop units with scores outside ``[a, 1 - a]`` before matching: Crump et al. (2009)
         optimal ``a`` or a given one.  Counts are reported in ``diagnostics``.
     ai_neighbours : int, default 2
         Same-group neighbours for the Abadie-Imbens conditional variances.
     bootstrap_draws : int
-        Draws for ``se="bootstrap"``.
+        Draws for ``inference="bootstrap"``.
     seed : int, optional
         Random seed (bootstrap, gbm).
     level : float
@@ -591,6 +595,9 @@ def match(
     >>> m.n_treated, m.diagnostics["controls_matched"]
     (185, 185)
     """
+    from ehimpact.estimators.inference import inference_alias
+
+    se = inference_alias(inference, se, old_name="se", func="match", default="auto")
     data = require_frame(data)
     covs = as_list(covariates)
     exact_cols = as_list(exact)
@@ -779,18 +786,43 @@ def _design_key(data: pd.DataFrame, columns: list[str], extra: Any) -> str:
     for col in columns:
         s = data[col]
         h.update(f"|{col}|{s.dtype}|".encode())
-        arrow = getattr(s.array, "__arrow_array__", None)
         if isinstance(s.dtype, np.dtype):
             h.update(memoryview(np.ascontiguousarray(s.to_numpy())).cast("B"))
-        elif arrow is not None:
-            arr = arrow()
-            for chunk in getattr(arr, "chunks", [arr]):
-                h.update(f"{chunk.offset}:{len(chunk)}".encode())
-                for buf in chunk.buffers():
-                    h.update(b"-" if buf is None else memoryview(buf))
-        else:
-            h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+            continue
+        text = _arrow_text_digest(s)
+        h.update(text.encode() if text is not None else
+                 pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+def _arrow_text_digest(s: pd.Series) -> str | None:
+    """Digest of an Arrow-backed text column that does not depend on how it is chunked or sliced
+    (value lengths, bytes and missing values, each hashed as one stream); None for other columns."""
+    import hashlib
+
+    native = getattr(s.array, "__arrow_array__", None)
+    if native is None:
+        return None
+    try:
+        import pyarrow as pa
+
+        arr = native()
+        chunks = getattr(arr, "chunks", [arr])
+        if not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+            return None
+        lengths, data, nulls = (hashlib.sha1(usedforsecurity=False) for _ in range(3))
+        for c in chunks:
+            bufs = c.buffers()
+            width = np.int64 if pa.types.is_large_string(c.type) else np.int32
+            offs = np.frombuffer(bufs[1], dtype=width)[c.offset:c.offset + len(c) + 1] if len(c) else \
+                np.zeros(1, dtype=width)
+            lengths.update(np.diff(offs).astype(np.int64).tobytes())
+            if bufs[2] is not None and len(c):
+                data.update(memoryview(bufs[2])[int(offs[0]):int(offs[-1])])
+            nulls.update(np.asarray(c.is_null()).tobytes())
+        return lengths.hexdigest() + data.hexdigest() + nulls.hexdigest()
+    except Exception:  # noqa: BLE001 - an unusual layout is hashed the slow, general way
+        return None
 
 
 def _require_both_groups(d: np.ndarray, treatment: str) -> None:
@@ -824,7 +856,7 @@ def _standard_error(se: str, directions: dict[str, _Direction], y: np.ndarray, d
 
     Notes
     -----
-    ``se="ai"`` is the Abadie-Imbens (2006, *Econometrica* 74:235, Theorem 7) estimator of
+    ``inference="ai"`` is the Abadie-Imbens (2006, *Econometrica* 74:235, Theorem 7) estimator of
     the variance for the population estimand, in the form of Abadie, Drukker, Herr and
     Imbens (2004, *Stata Journal* 4:290, eqs. for ``V^pop`` and ``V^pop,t``).  With
     ``K_M(i)`` the number of times unit ``i`` is used as a match and ``M`` matches per unit,
