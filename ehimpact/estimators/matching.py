@@ -620,10 +620,10 @@ def match(
     if key is not None and _DESIGNS.get("key") == key:
         bnames, Xb, ps = _DESIGNS["value"]
     else:
+        _DESIGNS.clear()  # the earlier design's matrices go before this one's are built
         X, names, Xb, bnames = design_matrices(data, covs)
         ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
         del X
-        _DESIGNS.clear()
         if key is not None:
             _DESIGNS.update(key=key, value=(bnames, Xb, ps))
     score_all = ps.score
@@ -647,6 +647,7 @@ def match(
     strata_eff = np.where(keep, strata, -1)
 
     directions: dict[str, _Direction] = {}
+    used_rkeys: list[Any] = []
     focal_sets = {"ATT": [1], "ATC": [0], "ATE": [1, 0]}[estimand]
     for g in focal_sets:
         focal = (d == g) & keep
@@ -661,6 +662,7 @@ def match(
             known = _DESIGNS.setdefault("ranges", {}) if key is not None else {}
             rkey = (g, distance, caliper, ratio, repr(trim), tuple(exact_cols),
                     _design_key(data, exact_cols, None) if exact_cols else "")
+            used_rkeys.append(rkey)
             rg = known.get(rkey)
             if rg is None:  # the matches depend on the scores and options only, not on the outcome
                 sub = np.flatnonzero(f_mask | other)
@@ -705,8 +707,15 @@ def match(
     ci, pval = normal_ci(tau, se_val, level, df=df)
 
     # ---- balance and diagnostics (aggregates only)
-    balance = balance_table(Xb, bnames, d, weights=np.where(keep, w, 0.0), estimand=estimand,
-                            extra={"distance": dist})
+    # the balance depends on the design and the matches only (not the outcome): remembered with them
+    bkey = ("balance", estimand, tuple(used_rkeys)) if key is not None and replace else None
+    balance = _DESIGNS.get(bkey) if bkey is not None else None
+    if balance is None:
+        balance = balance_table(Xb, bnames, d, weights=np.where(keep, w, 0.0), estimand=estimand,
+                                extra={"distance": dist})
+        if bkey is not None:
+            _DESIGNS[bkey] = balance
+    balance = balance.copy()
     worst, bad = max_abs_smd(balance)
     warnings: list[str] = []
     if bad:
