@@ -85,7 +85,7 @@ import ehimpact as eh
 import sklearn.linear_model, scipy.stats, statsmodels.api  # imports outside the timed region
 eh.match(df.iloc[:3000], treatment="d", outcome="y", covariates=covs, replace=True)
 """, """
-m = eh.match(df, treatment="d", outcome="y", covariates=covs, replace=True, caliper=0.2, se="ai")
+m = eh.match(df, treatment="d", outcome="y", covariates=covs, replace=True, caliper=0.2, inference="ai")
 assert len(m.balance) == len(covs) + 1
 __result__ = f"{m.estimate:.4f} (SE {m.se:.4f})"
 """),

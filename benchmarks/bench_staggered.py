@@ -64,7 +64,7 @@ row = r.att_gt.query("group == 4 and time == 4").iloc[0]
 __result__ = [float(row.att), float(row.se)]
 """),
     "ehimpact +999 boot": ("import ehimpact as eh\nimport ehimpact.estimators.staggered\n", """
-r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", bootstrap=999, seed=1)
+r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", inference="bootstrap", bootstrap_draws=999, seed=1)
 row = r.att_gt.query("group == 4 and time == 4").iloc[0]
 __result__ = [float(row.att), float(row.se)]
 """),

@@ -29,7 +29,7 @@ def test_wooldridge_example_13_3_table_13_2(kielmc, reference_dir):
     rtol = spec["tolerance"]["rtol"]
     for case in spec["cases"]:
         est = eh.did_2x2(kielmc, outcome="rprice", treated="nearinc", post="y81",
-                         covariates=case["covariates"] or None, se_type=spec["se_type"])
+                         covariates=case["covariates"] or None, inference=spec["se_type"])
         # published to 2 decimals: the exact value must round to the published one, and agree to rtol
         assert round(est.estimate, 2) == pytest.approx(case["estimate"], abs=1e-9), case["name"]
         assert round(est.se, 2) == pytest.approx(case["se"], abs=1e-9), case["name"]

@@ -121,7 +121,7 @@ def test_gaussian_hac_and_gls_equal_statsmodels():
     y = X @ np.array([50, 0.1, -4, -0.2, 2, 1, 0.5, 0.2]) + rng.normal(0, 2, n)
     df = pd.DataFrame({"t": np.arange(1, n + 1), "m": month, "y": y})
     lags = newey_west_lags(n)
-    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="hac", hac_kernel="newey-west")
+    hac = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, inference="hac", hac_kernel="newey-west")
     ref = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     assert_allclose(hac.coefficients["coef"], ref.params, rtol=1e-9)
     assert_allclose(hac.coefficients["se"], ref.bse, rtol=1e-9)
@@ -129,10 +129,10 @@ def test_gaussian_hac_and_gls_equal_statsmodels():
     assert hac.diagnostics["hac_lags"] == lags == 3  # floor(4 * 0.96 ** (2/9)) = floor(3.96)
     assert "Newey-West" in hac.method and any("Newey-West" in w for w in hac.warnings)
     # hac_lags= alone selects classic Newey-West too
-    hac6 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="hac", hac_lags=6)
+    hac6 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, inference="hac", hac_lags=6)
     ref6 = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": 6, "use_correction": True}, use_t=True)
     assert_allclose(hac6.coefficients["se"], ref6.bse, rtol=1e-9)
-    gls2 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, errors="gls", ar_order=2)
+    gls2 = eh.its(df, outcome="y", time="t", intervention=t0 + 1, seasonality=2, inference="gls", ar_order=2)
     g = sm.GLSAR(y, X, rho=2).iterative_fit(maxiter=50)
     assert_allclose(gls2.coefficients["coef"], g.params, rtol=1e-9)
     assert_allclose(gls2.coefficients["se"], g.bse, rtol=1e-9)
@@ -142,7 +142,7 @@ def test_gaussian_hac_and_gls_equal_statsmodels():
 def test_gls_ar1_reml_matches_nlme(reference_dir):
     ref = yaml.safe_load((reference_dir / "its_ar1_reml.yaml").read_text())
     d = pd.read_csv(reference_dir / "its_ar1_simulated.csv")
-    res = eh.its(d, outcome="rate", time="time", intervention=49, seasonality=1, errors="gls")
+    res = eh.its(d, outcome="rate", time="time", intervention=49, seasonality=1, inference="gls")
     coef = res.coefficients.set_index("term")
     rtol = ref["tolerance"]["rtol"]
     for term, v in ref["terms"].items():
@@ -185,11 +185,11 @@ def test_ewc_terms_rule():
 
 
 def test_har_its_design_matches_r(reference_dir, ewc_ref):
-    """errors="hac" on the frozen AR(1) series: plain EWC SEs, design factor, df and corrected SEs as R."""
+    """inference="hac" on the frozen AR(1) series: plain EWC SEs, design factor, df and corrected SEs as R."""
     from scipy import stats
 
     d = pd.read_csv(reference_dir / "its_ar1_simulated.csv")
-    res = eh.its(d, outcome="rate", time="time", intervention=49, seasonality=1, errors="hac")
+    res = eh.its(d, outcome="rate", time="time", intervention=49, seasonality=1, inference="hac")
     ref = ewc_ref["its_design"]
     rtol = ewc_ref["tolerance"]["rtol"]
     coef = res.coefficients.set_index("term")
@@ -241,7 +241,7 @@ def test_har_poisson_sandwich_is_ewc_of_the_glm_scores():
     """Count families: the plain HAR covariance is H^-1 (T Omega_EWC of x_t (y_t - mu_t)) H^-1, H = X'diag(mu)X."""
     df, X, off = _count_series(seed=9)
     res = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
-                 offset="children", seasonality=2, covariates="unemployment", errors="hac")
+                 offset="children", seasonality=2, covariates="unemployment", inference="hac")
     glm = sm.GLM(df["referrals"].to_numpy(), X, family=sm.families.Poisson(), offset=off).fit()
     mu = glm.mu
     Hi = np.linalg.inv(X.T @ (X * mu[:, None]))
@@ -260,16 +260,16 @@ def test_hac_argument_mistakes():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"t": np.arange(40), "y": rng.normal(size=40) + (np.arange(40) >= 20)})
     with pytest.raises(InputError, match="unknown hac_kernel") as exc:
-        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_kernel="parzen")
+        eh.its(df, outcome="y", time="t", intervention=20, inference="hac", hac_kernel="parzen")
     assert exc.value.field == "hac_kernel"
     with pytest.raises(InputError, match="hac_lags sets a Newey-West lag") as exc:
-        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_kernel="ewc", hac_lags=3)
+        eh.its(df, outcome="y", time="t", intervention=20, inference="hac", hac_kernel="ewc", hac_lags=3)
     assert exc.value.field == "hac_lags"
     with pytest.raises(InputError, match="hac_terms sets the EWC") as exc:
-        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_kernel="newey-west", hac_terms=5)
+        eh.its(df, outcome="y", time="t", intervention=20, inference="hac", hac_kernel="newey-west", hac_terms=5)
     assert exc.value.field == "hac_terms"
     with pytest.raises(InputError, match="cosine terms do not fit") as exc:
-        eh.its(df, outcome="y", time="t", intervention=20, errors="hac", hac_terms=40)
+        eh.its(df, outcome="y", time="t", intervention=20, inference="hac", hac_terms=40)
     assert exc.value.field == "hac_terms"
 
 
@@ -407,7 +407,7 @@ def test_other_mistakes(monthly):
     with pytest.raises(InputError, match="offset applies to count"):
         eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", offset="pop")
     with pytest.raises(InputError, match="does not apply"):
-        eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", family="poisson", errors="gls")
+        eh.its(monthly, outcome="count", time="period", intervention="2021-06-01", family="poisson", inference="gls")
     with pytest.raises(InputError, match="missing value"):
         eh.its(monthly.assign(count=monthly["count"].where(monthly.index != 3)), outcome="count", time="period",
                intervention="2021-06-01")
@@ -453,7 +453,7 @@ def test_controlled_its_estimates_the_difference_in_changes():
 def test_controlled_its_errors():
     df = _two_series()
     with pytest.raises(InputError, match="GLS errors are not available"):
-        eh.its(df, outcome="y", time="t", intervention=37, control="comparison", errors="gls")
+        eh.its(df, outcome="y", time="t", intervention=37, control="comparison", inference="gls")
     with pytest.raises(InputError, match="different periods"):
         eh.its(df[~((df.comparison == 1) & (df.t == 72))], outcome="y", time="t", intervention=37,
                control="comparison")
@@ -501,10 +501,10 @@ def test_seasonal_dummies_and_negbin_run():
     assert res.diagnostics["negbin_alpha"] >= 0
     assert 0.7 < res.estimate < 1.0  # planted rate ratio exp(-0.15) = 0.86
     nw = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
-                offset="children", seasonality=2, errors="hac", hac_kernel="newey-west")
+                offset="children", seasonality=2, inference="hac", hac_kernel="newey-west")
     assert "Newey-West" in nw.method
     har = eh.its(df, outcome="referrals", time="period", intervention="2018-05-01", family="poisson",
-                 offset="children", seasonality=2, errors="hac")
+                 offset="children", seasonality=2, inference="hac")
     assert "HAR" in har.method and har.diagnostics["ewc_terms"] == ewc_terms(72) == 6
     assert_allclose(har.estimate, nw.estimate, rtol=1e-10)  # same point estimate, other intervals
 
@@ -538,8 +538,8 @@ def _simulate(reps, n, rho, seed, errors_fn=None):
     from scipy import stats
 
     rng = np.random.default_rng(seed)
-    kinds = {"gls": {"errors": "gls"}, "har": {"errors": "hac"},
-             "nw": {"errors": "hac", "hac_kernel": "newey-west"}, "ols": {"errors": "ols"}}
+    kinds = {"gls": {"inference": "gls"}, "har": {"inference": "hac"},
+             "nw": {"inference": "hac", "hac_kernel": "newey-west"}, "ols": {"inference": "ols"}}
     out = {k: [] for k in (*kinds, "ewc_plain")}
     for _ in range(reps):
         df, start = _ar1_series(rng, n, rho) if errors_fn is None else errors_fn(rng, n)
@@ -683,7 +683,7 @@ def test_simulation_counts_rate_ratio_and_averted_coverage():
                  r.averted.ci[0] <= true_averted <= r.averted.ci[1]]
         est.append((np.log(r.estimate), r.averted.estimate))
         h = eh.its(df, outcome="referrals", time="period", intervention=dates[t0], family="quasipoisson",
-                   offset="children", seasonality=1, errors="hac")
+                   offset="children", seasonality=1, inference="hac")
         hits_har += [h.ci[0] <= rr <= h.ci[1], h.averted.ci[0] <= true_averted <= h.averted.ci[1]]
     cover = hits / reps
     cover_har = hits_har / reps

@@ -197,7 +197,7 @@ def test_atc_and_ate_are_supported_with_replacement():
 def test_without_replacement_cluster_and_bootstrap_ses_agree(lalonde):
     kw = dict(treatment="treat", outcome="re78", covariates=LALONDE_COVS, distance="ps", caliper=None)
     c = eh.match(lalonde, **kw)
-    b = eh.match(lalonde, **kw, se="bootstrap", bootstrap_draws=400, seed=3)
+    b = eh.match(lalonde, **kw, inference="bootstrap", bootstrap_draws=400, seed=3)
     assert c.estimate == b.estimate
     assert "cluster-robust" in c.method and "bootstrap" in b.method
     assert_allclose(b.se, c.se, rtol=0.15)
@@ -287,8 +287,8 @@ def _small(rng=None):
         (lambda d: d, {"caliper": 1e-9}, "caliper", "without a match"),
         (lambda d: d, {"caliper": -1.0}, "caliper", "positive"),
         (lambda d: d, {"estimand": "ATE"}, "estimand", "replace=True"),
-        (lambda d: d, {"se": "ai"}, "se", "with replacement"),
-        (lambda d: d, {"replace": True, "se": "bootstrap"}, "se", "not valid"),
+        (lambda d: d, {"inference": "ai"}, "inference", "with replacement"),
+        (lambda d: d, {"replace": True, "inference": "bootstrap"}, "inference", "not valid"),
         (lambda d: d, {"ratio": 0}, "ratio", "whole number"),
         (lambda d: d, {"distance": "mahalanobis"}, "distance", "unknown"),
     ],

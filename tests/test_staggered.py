@@ -153,7 +153,7 @@ def test_uniform_band_simultaneous_coverage_slow():
     band_all, ci_all = [], []
     for _ in range(500):
         df, _ = simulate(rng)
-        r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", bootstrap=999,
+        r = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", inference="bootstrap", bootstrap_draws=999,
                              seed=int(rng.integers(1 << 31)))
         a = r.att_gt
         truth = np.array([slopes[g] * (t - g + 1) if t >= g else 0.0 for g, t in zip(a["group"], a["time"], strict=True)])
@@ -173,7 +173,7 @@ def test_cluster_se_larger_with_cluster_shocks():
     assert cl.estimate == pytest.approx(plain.estimate, rel=1e-12)
     assert cl.se > 1.5 * plain.se
     boot = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", cluster="area",
-                            bootstrap=999, seed=1)
+                            inference="bootstrap", bootstrap_draws=999, seed=1)
     assert boot.se == pytest.approx(cl.se, rel=0.15)
 
 
@@ -215,7 +215,7 @@ def test_cluster_se_is_r_did_cluster_sum_convention():
     assert_allclose(row["se"], se_sum, rtol=1e-10)
     assert abs(se_mean_old / se_sum - 1) > 0.10  # the conventions do differ on these data
     boot = eh.staggered_did(df, outcome="y", unit="id", time="t", first_treated="g", cluster="area",
-                            bootstrap=4999, seed=3)
+                            inference="bootstrap", bootstrap_draws=4999, seed=3)
     bse = boot.att_gt.query("group == 4 and time == 5").iloc[0]["se"]
     print(f"bootstrap (15 clusters, 4999 Mammen draws) SE {bse:.6f}")
     assert_allclose(bse, se_sum, rtol=0.10)
@@ -272,7 +272,7 @@ def test_plots(mpdta, tmp_path):
     """Every plot: words on the axes, a zero line, a legend naming CI and (when bootstrapped) the band."""
     import matplotlib.pyplot as plt
 
-    boot = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=1, outcome_label="log teen employment")
+    boot = eh.staggered_did(mpdta, **KW, inference="bootstrap", bootstrap_draws=199, seed=1, outcome_label="log teen employment")
     analytic = eh.staggered_did(mpdta, **KW)
     for est, has_band in ((boot, True), (analytic, False)):
         for kind in ("att_gt", "dynamic", "group", "calendar"):
@@ -297,7 +297,7 @@ def test_plots(mpdta, tmp_path):
 def test_to_dict_is_json_safe(mpdta):
     import json
 
-    est = eh.staggered_did(mpdta, **KW, bootstrap=99, seed=1)
+    est = eh.staggered_did(mpdta, **KW, inference="bootstrap", bootstrap_draws=99, seed=1)
     json.dumps(est.to_dict())
     assert "percentage" not in est.summary()  # continuous outcome
 
@@ -411,9 +411,9 @@ def test_multiplier_sums_are_v_times_f(kind):
 
 
 def test_bootstrap_is_deterministic_by_seed(mpdta):
-    a = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=5)
-    b = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=5)
-    c = eh.staggered_did(mpdta, **KW, bootstrap=199, seed=6)
+    a = eh.staggered_did(mpdta, **KW, inference="bootstrap", bootstrap_draws=199, seed=5)
+    b = eh.staggered_did(mpdta, **KW, inference="bootstrap", bootstrap_draws=199, seed=5)
+    c = eh.staggered_did(mpdta, **KW, inference="bootstrap", bootstrap_draws=199, seed=6)
     assert a.att_gt["se"].equals(b.att_gt["se"]) and a.att_gt["band_upper"].equals(b.att_gt["band_upper"])
     assert not a.att_gt["se"].equals(c.att_gt["se"])
 

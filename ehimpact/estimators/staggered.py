@@ -751,7 +751,9 @@ def staggered_did(
     aggregate: AggregateKind = "simple",
     anticipation: int = 0,
     base_period: Literal["varying", "universal"] = "varying",
-    bootstrap: int = 0,
+    inference: Literal["analytic", "bootstrap"] | None = None,
+    bootstrap_draws: int = 999,
+    bootstrap: int | None = None,
     bootstrap_weights: Literal["mammen", "rademacher"] = "mammen",
     cluster: str | None = None,
     panel: bool = True,
@@ -797,10 +799,15 @@ def staggered_did(
     base_period : {"varying", "universal"}
         Pre-treatment ATT(g,t) compare consecutive periods (``"varying"``, R did's default)
         or all use the period before adoption (``"universal"``, whose reference cell is 0).
-    bootstrap : int, default 0
-        0: analytic influence-function standard errors.  ``n > 0``: ``n``-draw multiplier
-        bootstrap; standard errors from the draws' interquartile range and simultaneous
-        (sup-t) bands for the ATT(g,t) and for each aggregation's components.
+    inference : {"analytic", "bootstrap"}, default "analytic"
+        ``"analytic"``: influence-function standard errors.  ``"bootstrap"``: a
+        ``bootstrap_draws``-draw multiplier bootstrap; standard errors from the draws'
+        interquartile range and simultaneous (sup-t) bands for the ATT(g,t) and for each
+        aggregation's components.
+    bootstrap_draws : int, default 999
+        Draws for ``inference="bootstrap"``.
+    bootstrap : int, optional
+        Deprecated: ``bootstrap=n`` is ``inference="bootstrap", bootstrap_draws=n`` (0 is analytic).
     bootstrap_weights : {"mammen", "rademacher"}
         Multiplier distribution (Mammen's two-point, as R did, or Rademacher).
     cluster : str, optional
@@ -855,6 +862,16 @@ def staggered_did(
     >>> est.att_gt.columns[:4].tolist()
     ['group', 'time', 'event_time', 'att']
     """
+    from ehimpact.estimators.inference import inference_alias
+
+    if bootstrap is not None:  # the old name: a number of draws, 0 for analytic
+        old = "bootstrap" if bootstrap else "analytic"
+        inference = inference_alias(inference, old, old_name="bootstrap", func="staggered_did")
+        bootstrap_draws = bootstrap or bootstrap_draws
+    inference = inference or "analytic"
+    if inference not in ("analytic", "bootstrap"):
+        raise InputError(f"unknown inference {inference!r}", field="inference", fix="use 'analytic' or 'bootstrap'")
+    bootstrap = int(bootstrap_draws) if inference == "bootstrap" else 0
     data = require_frame(data)
     _check_args(control_group=control_group, method=method, aggregate=aggregate, anticipation=anticipation,
                 base_period=base_period, bootstrap=bootstrap, bootstrap_weights=bootstrap_weights, level=level)
