@@ -896,13 +896,12 @@ def synthetic_control(
             draws = taus[rng.integers(0, N0, int(replications))]
             se = float(np.sqrt((replications - 1) / replications) * draws.std(ddof=1))
             se_words = f"placebo SE from {replications} draws"
-        from scipy import special
+        from ehimpact.estimators.result import normal_ci
 
-        z = float(special.ndtri(0.5 + level / 2))
-        ci = (fit.tau - z * se, fit.tau + z * se)
+        ci, p_normal = normal_ci(fit.tau, se, level)  # the one Wald interval
         rank = int(1 + np.sum(p_ratio >= ratio))
         pvalue = rank / (N0 + 1)
-        diag["pvalue_normal"] = float(2 * special.ndtr(-abs(fit.tau / se))) if se > 0 else math.nan
+        diag["pvalue_normal"] = float(p_normal) if se > 0 else math.nan
         diag["placebo_se_all_donors"] = float(np.sqrt(np.mean((taus - taus.mean()) ** 2)))
         placebos = pd.DataFrame({"donor": donor_ids, "estimate": taus, "rmspe_pre": p_pre, "rmspe_post": p_post,
                                  "ratio": p_ratio})
