@@ -83,7 +83,7 @@ from ehimpact.estimators.checks import (
     require_numeric,
 )
 from ehimpact.estimators.registry import EstimatorSpec
-from ehimpact.estimators.result import Estimate, OutcomeScale
+from ehimpact.estimators.result import Estimate, OutcomeScale, normal_ci
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -896,8 +896,6 @@ def synthetic_control(
             draws = taus[rng.integers(0, N0, int(replications))]
             se = float(np.sqrt((replications - 1) / replications) * draws.std(ddof=1))
             se_words = f"placebo SE from {replications} draws"
-        from ehimpact.estimators.result import normal_ci
-
         ci, p_normal = normal_ci(fit.tau, se, level)  # the one Wald interval
         rank = int(1 + np.sum(p_ratio >= ratio))
         pvalue = rank / (N0 + 1)
