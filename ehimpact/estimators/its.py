@@ -60,6 +60,14 @@ from ehimpact.estimators.checks import (
     require_frame,
     require_numeric,
 )
+from ehimpact.estimators.inference import (  # HAC/EWC and REML-AR(1) live with the rest of inference
+    _cosines,
+    _ewc_contrasts,
+    _reml_ar1,
+    ewc_long_run_variance,
+    ewc_terms,
+    newey_west_lags,
+)
 from ehimpact.estimators.registry import EstimatorSpec
 from ehimpact.estimators.result import Estimate
 
@@ -76,150 +84,6 @@ _LOG_FAMILIES = ("poisson", "quasipoisson", "negbin")
 _FREQ_WORDS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year", None: "period"}
 _SEASON_LENGTH = {"M": 12, "Q": 4, "W": 52, "D": 7}
 MIN_POINTS_EACH_SIDE = 8
-
-
-def newey_west_lags(n: int) -> int:
-    """Default Newey--West truncation lag, ``floor(4 (n/100)^(2/9))``.
-
-    The rule of thumb of Newey & West (1994, Review of Economic Studies 61:631), also
-    used by Stata's and R's ``sandwich::NeweyWest`` documentation examples.
-
-    Parameters
-    ----------
-    n : int
-        Number of time points in the fitted series.
-
-    Returns
-    -------
-    int
-        At least 1.
-
-    Examples
-    --------
-    >>> newey_west_lags(60), newey_west_lags(120)
-    (3, 4)
-    """
-    return max(1, int(math.floor(4 * (n / 100) ** (2 / 9))))
-
-
-def ewc_terms(n: int) -> int:
-    """Number of cosine terms for the EWC long-run variance, ``floor(0.4 T^(2/3))``.
-
-    The rule recommended by Lazarus, Lewis, Stock & Watson (2018), "HAR Inference:
-    Recommendations for Practice", JBES 36(4):541, for tests of a single restriction
-    (their summary of recommendations, Table 1, and the rule ``nu = 0.4 T^(2/3)`` in
-    Section 2); the fixed-b reference distribution of the resulting t-statistic is
-    Student-t with ``nu`` degrees of freedom for stationary regressors.
-
-    Parameters
-    ----------
-    n : int
-        Number of time periods ``T``.
-
-    Returns
-    -------
-    int
-        At least 1.
-
-    Examples
-    --------
-    >>> ewc_terms(60), ewc_terms(120), ewc_terms(240)
-    (6, 9, 15)
-    """
-    return max(1, int(math.floor(0.4 * n ** (2 / 3) + 1e-9)))  # 1000 ** (2/3) is 99.999... in floating point
-
-
-def _cosines(n: int, nu: int) -> np.ndarray:
-    """Type II cosines ``cos(pi j (t - 1/2) / T)``, ``t = 1..T`` (rows), ``j = 1..nu`` (columns)."""
-    t = np.arange(1, n + 1) - 0.5
-    return np.cos(np.pi * np.outer(t, np.arange(1, nu + 1)) / n)
-
-
-def ewc_long_run_variance(scores: np.ndarray, *, terms: int | None = None) -> np.ndarray:
-    """Equal-weighted cosine (EWC) estimate of the long-run variance of a time series.
-
-    .. math:: \\hat\\Omega = \\frac{1}{\\nu} \\sum_{j=1}^{\\nu} \\Lambda_j \\Lambda_j', \\qquad
-              \\Lambda_j = \\sqrt{2/T} \\sum_{t=1}^{T} z_t \\cos\\big(\\pi j (t - \\tfrac12) / T\\big)
-
-    (Lazarus, Lewis, Stock & Watson 2018, JBES 36(4):541, Section 2, "EWC").  For
-    regression scores :math:`z_t = x_t \\hat u_t` the HAR covariance of the OLS
-    coefficients is :math:`(X'X)^{-1}\\, T\\hat\\Omega\\, (X'X)^{-1}`.
-
-    Parameters
-    ----------
-    scores : array, shape (T,) or (T, k)
-        The series :math:`z_t` in time order (not demeaned: regression scores have mean zero).
-    terms : int, optional
-        Number of cosine terms ``nu``; default :func:`ewc_terms` ``(T)``.
-
-    Returns
-    -------
-    ndarray, shape (k, k)
-        :math:`\\hat\\Omega` (per-period scale, like a variance).
-
-    Examples
-    --------
-    >>> z = np.array([1.0, -2.0, 0.5, 1.5, -1.0, 0.0])
-    >>> round(float(ewc_long_run_variance(z, terms=2)[0, 0]), 6)
-    0.125
-    """
-    z = np.asarray(scores, dtype=float)
-    if z.ndim == 1:
-        z = z[:, None]
-    n = z.shape[0]
-    nu = ewc_terms(n) if terms is None else int(terms)
-    if not 1 <= nu < n:
-        raise InputError(f"the number of cosine terms must be between 1 and {n - 1}, got {terms!r}",
-                         field="hac_terms", fix="leave hac_terms unset to use floor(0.4 T^(2/3))")
-    lam = math.sqrt(2 / n) * (_cosines(n, nu).T @ z)  # (nu, k)
-    return lam.T @ lam / nu
-
-
-def _ewc_contrasts(Xw: np.ndarray, r: np.ndarray, period: np.ndarray, n_periods: int, nu: int,
-                   G: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Design-corrected EWC variance and t degrees of freedom of the contrasts ``G @ beta``.
-
-    ``Xw`` is the (IRLS-weighted) design, ``r`` the matching (Pearson) residuals, ``period``
-    each row's period index ``0..T-1`` (rows of several series in one period share a
-    cosine, so the series' scores are summed per period first).  For a contrast ``g`` with
-    influence vector :math:`a = X_w H^{-1} g` (:math:`H = X_w'X_w`) the plain EWC variance
-    is :math:`v = (2/\\nu) \\sum_j (\\sum_i c_j(t_i) a_i \\hat r_i)^2 = \\hat r' W \\hat r`.
-
-    With :math:`\\hat r = M r` (:math:`M` the residual maker) and errors whose spectrum is
-    flat over the ``nu`` lowest frequencies (the premise of HAR inference), :math:`E[v]` is
-    :math:`\\kappa` times the variance of :math:`a'r`, with
-    :math:`\\kappa = \\mathrm{tr}(MWM) / \\lVert a\\rVert^2`.  Segmented-regression terms (trend,
-    step, ramp) are themselves low-frequency, so the residuals lose much of that band and
-    :math:`\\kappa` is well below 1 (about 0.6 for a level change at mid-series with 120
-    points): plain EWC intervals are then far too narrow.  We divide by :math:`\\kappa` and
-    use a t reference with Satterthwaite degrees of freedom
-    :math:`\\mathrm{tr}(MWM)^2 / \\mathrm{tr}((MWM)^2)` -- the Bell & McCaffrey (2002) recipe
-    for cluster-robust variances, applied to the EWC quadratic form.
-
-    Returns
-    -------
-    var, df, kappa, plain : ndarray, each of length ``len(G)``
-    """
-    G = np.atleast_2d(np.asarray(G, dtype=float))
-    H_inv = np.linalg.inv(Xw.T @ Xw)
-    C = _cosines(n_periods, nu)[period]  # (n, nu): each row's cosines
-    A = Xw @ (H_inv @ G.T)  # (n, m) influence vectors
-    plain = 2.0 / nu * np.sum((C.T @ (A * r[:, None])) ** 2, axis=0)
-    tr = np.empty(G.shape[0])
-    tr2 = np.empty(G.shape[0])
-    for s in range(0, G.shape[0], chunk):
-        a = A[:, s:s + chunk]
-        P = C[:, :, None] * a[:, None, :]  # (n, nu, m)
-        MP = P - np.einsum("nk,kjm->njm", Xw @ H_inv, np.einsum("nk,njm->kjm", Xw, P))
-        gram = np.einsum("njm,nlm->mjl", MP, MP)  # (m, nu, nu)
-        tr[s:s + chunk] = np.einsum("mjj->m", gram)
-        tr2[s:s + chunk] = np.einsum("mjl,mjl->m", gram, gram)
-    norm2 = np.sum(A**2, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(norm2 > 0, 2.0 / nu * tr / norm2, 1.0)
-        df = np.where(tr2 > 0, tr**2 / tr2, float(nu))
-        var = np.where(kappa > 0, plain / kappa, np.nan)
-    return var, np.maximum(df, 1.0), kappa, plain
 
 
 # ---------------------------------------------------------------------------- result
@@ -641,47 +505,6 @@ class _Fit:
             return var, df
         var = np.einsum("ij,jk,ik->i", G, self.cov, G)
         return var, (None if self.df is None else np.full(G.shape[0], self.df))
-
-
-def _prais_winsten(z: np.ndarray, rho: float) -> np.ndarray:
-    """Whiten rows of ``z`` for stationary AR(1) errors (exact: the first row is kept, scaled)."""
-    out = np.empty_like(z, dtype=float)
-    out[0] = math.sqrt(1 - rho**2) * z[0]
-    out[1:] = z[1:] - rho * z[:-1]
-    return out
-
-
-def _reml_ar1(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Regression with stationary AR(1) errors by restricted maximum likelihood (REML).
-
-    The profile restricted log-likelihood in the autocorrelation ``rho`` is
-
-    .. math:: -\\tfrac12[(n-k)\\log(\\mathrm{RSS}^*_\\rho/(n-k)) - \\log(1-\\rho^2)
-              + \\log|X^{*\\prime}_\\rho X^*_\\rho|]
-
-    with ``*`` the Prais--Winsten transform; it is maximised over ``(-0.99, 0.99)``.  This
-    is the model of R's ``nlme::gls(correlation = corAR1(), method = "REML")``.  REML's
-    ``rho`` is far less biased than the Yule--Walker estimate from OLS residuals, which
-    matters in short series (see tests/test_its.py).
-    """
-    from scipy import optimize
-
-    n, k = X.shape
-
-    def objective(rho: float) -> float:
-        ys, Xs = _prais_winsten(y, rho), _prais_winsten(X, rho)
-        b = np.linalg.lstsq(Xs, ys, rcond=None)[0]
-        rss = float(np.sum((ys - Xs @ b) ** 2))
-        return 0.5 * ((n - k) * math.log(rss / (n - k)) - math.log(1 - rho**2) + np.linalg.slogdet(Xs.T @ Xs)[1])
-
-    rho = float(optimize.minimize_scalar(objective, bounds=(-0.99, 0.99), method="bounded",
-                                         options={"xatol": 1e-10}).x)
-    ys, Xs = _prais_winsten(y, rho), _prais_winsten(X, rho)
-    xtx_inv = np.linalg.inv(Xs.T @ Xs)
-    b = xtx_inv @ Xs.T @ ys
-    wresid = ys - Xs @ b
-    sigma2 = float(wresid @ wresid) / (n - k)
-    return b, sigma2 * xtx_inv, rho, wresid
 
 
 def _har_fit(params: np.ndarray, Xw: np.ndarray, r: np.ndarray, period: np.ndarray, n_periods: int,
