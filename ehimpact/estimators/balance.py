@@ -73,6 +73,17 @@ def design_matrices(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.n
     return X, names, Xb, bnames
 
 
+def _compact(X: np.ndarray) -> np.ndarray:
+    """``X`` in the smallest type that holds every value exactly (int8, float32), else itself: the
+    remembered balance matrix of a large authority's 0/1 and small-count covariates is 8x smaller."""
+    with np.errstate(all="ignore"):  # out-of-range values simply fail the round trip
+        for dtype in (np.int8, np.float32):
+            small = X.astype(dtype)
+            if np.array_equal(small.astype(np.float64), X, equal_nan=dtype is np.float32):
+                return small
+    return X
+
+
 def _group_moments(X: np.ndarray, W: np.ndarray, chunk: int = 131_072) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted means and sums of squared deviations of X's columns for each weight column of W.
 

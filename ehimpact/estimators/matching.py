@@ -53,6 +53,7 @@ import pandas as pd
 
 from ehimpact.errors import InputError
 from ehimpact.estimators.balance import (
+    _compact,
     balance_table,
     design_matrices,
     love_plot,
@@ -619,7 +620,7 @@ def match(
     key = _design_key(data, [treatment, *covs], (covs, ps_model, seed)) if len(data) >= _REMEMBER_ROWS else None
     if key is not None and _DESIGNS.get("key") == key:
         bnames, Xb, ps = _DESIGNS["value"]
-        Xb = Xb.astype(np.float64)  # kept compact (exactly) between calls; float64 here as when built
+        Xb = np.asarray(Xb, dtype=np.float64)  # kept compact (exactly) between calls; float64 as when built
     else:
         _DESIGNS.clear()  # the earlier design's matrices go before this one's are built
         X, names, Xb, bnames = design_matrices(data, covs)
@@ -785,17 +786,6 @@ def match(
 #: (8 times per outcome), and neither depends on the outcome
 _DESIGNS: dict[str, Any] = {}
 _REMEMBER_ROWS = 100_000
-
-
-def _compact(X: np.ndarray) -> np.ndarray:
-    """``X`` in the smallest type that holds every value exactly (int8, float32), else itself: the
-    remembered balance matrix of a large authority's 0/1 and small-count covariates is 8x smaller."""
-    with np.errstate(all="ignore"):  # out-of-range values simply fail the round trip
-        for dtype in (np.int8, np.float32):
-            small = X.astype(dtype)
-            if np.array_equal(small.astype(np.float64), X, equal_nan=dtype is np.float32):
-                return small
-    return X
 
 
 def _design_key(data: pd.DataFrame, columns: list[str], extra: Any) -> str:

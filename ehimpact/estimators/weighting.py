@@ -27,6 +27,7 @@ import pandas as pd
 
 from ehimpact.errors import InputError
 from ehimpact.estimators.balance import (
+    _compact,
     balance_table,
     design_matrices,
     love_plot,
@@ -246,6 +247,7 @@ def weight(
 
     _require_both_groups(d_all, treatment)
     X, names, Xb, bnames = design_matrices(data, covs)
+    Xb = _compact(Xb)  # exactly, until the balance table: less memory held while the models are fitted
     ps = fit_propensity(X, d_all, names, model=ps_model, seed=seed)
     keep = np.ones(len(data), dtype=bool)
     alpha = None
@@ -260,15 +262,18 @@ def weight(
     if method == "ipw":
         tau, phi, w = _ipw(y, d, e, Z, estimand, stabilize)
     else:
-        Xo, _ = covariate_matrix(data, ocovs)
-        tau, phi, w = _aipw(y, d, e, Xo[keep], estimand)
+        # the outcome model's design is the propensity design when the covariates are the same
+        Xo = X if list(ocovs) == list(covs) else covariate_matrix(data, ocovs)[0]
+        del X
+        tau, phi, w = _aipw(y, d, e, Xo if keep.all() else Xo[keep], estimand)
+        del Xo
     n = len(y)
     se = float(np.sqrt((phi**2).sum()) / n)
     ci, pval = normal_ci(tau, se, level)
 
     wb = np.zeros(len(data))
     wb[keep] = w
-    balance = balance_table(Xb, bnames, d_all, weights=wb, estimand=estimand)
+    balance = balance_table(np.asarray(Xb, dtype=np.float64), bnames, d_all, weights=wb, estimand=estimand)
     worst, bad = max_abs_smd(balance)
     warnings: list[str] = []
     if bad:
