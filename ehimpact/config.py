@@ -402,8 +402,50 @@ def load_config(path: str | Path, *, authority: str | None = None) -> tuple[RunC
     path = Path(path)
     if not path.exists():
         raise InputError(f"config file not found: {path}", field="CONFIG", fix="check the path")
+    key = (str(path.resolve()), _digest(path), authority)
+    hit = _PARSED.get(key)
+    if hit is not None and all(_digest(dep) == d for dep, d in hit[2]):
+        # parsed once per run: the runner, the notebook and the checks share one parse
+        return hit[0].model_copy(deep=True), hit[1]
+    cfg, base = _parse(path, authority)
+    table = cfg.evaluation.per_authority
+    deps = [(base / table, _digest(base / table))] if table is not None and authority is not None else []
+    if len(_PARSED) > 64:
+        _PARSED.clear()
+    _PARSED[key] = (cfg, base, deps)
+    return cfg.model_copy(deep=True), base
+
+
+#: parsed configs by (file, a digest of its text, authority), with the files they read beside
+_PARSED: dict[tuple[Any, ...], tuple[RunConfig, Path, list[tuple[Path, str]]]] = {}
+#: how many times a config file's YAML was parsed in this process (a test checks "once per run")
+PARSE_COUNT = {"n": 0}
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
     try:
-        raw = safe_load(path.read_text(), source=path.name)
+        return hashlib.sha1(path.read_bytes()).hexdigest()  # noqa: S324 - a cache key, not security
+    except OSError:
+        return ""
+
+
+#: the YAML of a config file, parsed once per process (by a digest of its text)
+_RAW: dict[tuple[str, str], Any] = {}
+
+
+def _parse(path: Path, authority: str | None) -> tuple[RunConfig, Path]:
+    import copy
+
+    raw_key = (str(path.resolve()), _digest(path))
+    try:
+        if raw_key not in _RAW:
+            PARSE_COUNT["n"] += 1
+            if len(_RAW) > 64:
+                _RAW.clear()
+            _RAW[raw_key] = safe_load(path.read_text(), source=path.name)
+        raw = copy.deepcopy(_RAW[raw_key])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

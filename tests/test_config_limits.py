@@ -120,3 +120,23 @@ def test_placeholder_in_evaluation_values(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda c: c["evaluation"].update(title="Key workers in {authority}"))
     cfg, _ = load_config(path, authority="E06000036")
     assert cfg.evaluation.title == "Key workers in E06000036"
+
+
+def test_one_run_parses_its_config_once(tmp_path: Path) -> None:
+    """Issue 14 item 4: the runner, the notebook and the checks share one parse of the config."""
+    import ehimpact.config as C
+    from ehimpact.runner.run import run_one
+
+    def edit(c):  # noqa: ANN001, ANN202
+        c["evaluation"]["data"]["synthetic"].update(n_authorities=2, children_per_authority=200)
+        c["evaluation"]["robustness"] = []
+        c["evaluation"].pop("costs")
+
+    path = _write(tmp_path, edit)
+    before = C.PARSE_COUNT["n"]
+    outcome = run_one(path, "E06000036", tmp_path / "out", engine="ehimpact-inprocess", scan=False)
+    assert outcome.status == "ok", outcome.message
+    assert C.PARSE_COUNT["n"] - before == 1
+    path.write_text(path.read_text().replace("title:", "title: 'Changed' #", 1))  # an edit is read again
+    load_config(path, authority="E06000036")
+    assert C.PARSE_COUNT["n"] - before == 2
