@@ -185,6 +185,7 @@ import ehimpact.data.load as L, ehimpact.data.inputs as I, ehimpact.data.validat
 import ehimpact.report.evaluation as E, ehimpact.runner.run as R, ehimpact.runner.render as RR
 import ehimpact.report.notebook as NB
 mark(I, "load_inputs", "parse and type (load_inputs)")
+mark(E, "load_inputs", "parse and type (load_inputs)")
 mark(L, "read_table", "load CSV (read_table)")
 mark(V, "validate", "validate")
 mark(D, "validate", "validate")
