@@ -617,7 +617,9 @@ def match(
         if pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
             require_numeric(data, c, "covariates")
 
-    key = _design_key(data, [treatment, *covs], (covs, ps_model, seed)) if len(data) >= _REMEMBER_ROWS else None
+    # the seed matters to the gbm model only: a logit fit is the same whatever the seed
+    key = _design_key(data, [treatment, *covs], (covs, ps_model, seed if ps_model != "logit" else None)) \
+        if len(data) >= _REMEMBER_ROWS else None
     if key is not None and _DESIGNS.get("key") == key:
         bnames, Xb, ps = _DESIGNS["value"]
         Xb = np.asarray(Xb, dtype=np.float64)  # kept compact (exactly) between calls; float64 as when built
