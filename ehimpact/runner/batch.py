@@ -335,7 +335,7 @@ def _run_all(cfg: Any, config_path: Path, codes: list[str], root: Path, run_dir:
     else:
         with dask.config.set(LOCAL_WORKER_CONFIG):
             cluster = LocalCluster(n_workers=min(n_workers, len(codes)), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
+                                   dashboard_address=None, silence_logs=50)  # task errors come back as outcomes
         client = Client(cluster)
     bar = None
     try:
