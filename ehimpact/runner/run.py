@@ -367,7 +367,7 @@ def record_identifiers(cfg: Any, base: Path, authority: str) -> set[str]:
             frame = frame[frame["authority_code"].astype(str) == authority]
         for c in _ID_COLUMNS:
             if c in frame.columns:
-                ids.update(frame[c].dropna().astype(str))
+                ids.update(frame[c].dropna().astype(str).tolist())  # a list: iterating Arrow strings is slow
 
     if src.synthetic is not None:
         from ehimpact.data.inputs import load_inputs
@@ -416,7 +416,8 @@ def record_identifiers(cfg: Any, base: Path, authority: str) -> set[str]:
             from ehimpact.data.privacy import pseudonymise
 
             ids.update(h for h in pseudonymise(sorted(raw), salt) if isinstance(h, str))
-    return {i.strip() for i in ids if isinstance(i, str) and len(i.strip()) >= 4}
+    stripped = {i.strip() for i in ids if isinstance(i, str)}
+    return {i for i in stripped if len(i) >= 4}
 
 
 def disclosure_findings(folder: Path, cfg: Any, base: Path, authority: str) -> list[Any]:
