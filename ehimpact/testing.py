@@ -30,7 +30,10 @@ def check_estimator(spec: EstimatorSpec, *, rtol: float = 1e-8) -> Estimate:
     2. gives the same estimate when the rows are shuffled;
     3. raises :class:`InputError` (not a traceback) for a missing column and for a
        non-DataFrame input;
-    4. produces a ``to_dict()`` that survives ``json.dumps`` and ``summary()`` text.
+    4. writes the diagnostics its spec promises (``EstimatorSpec.diagnostics``), each key of
+       :data:`~ehimpact.estimators.registry.DIAGNOSTICS_SCHEMA` with its type, and none of the
+       names the write-up does not read (:data:`~ehimpact.estimators.registry.DIAGNOSTICS_WRONG_NAMES`);
+    5. produces a ``to_dict()`` that survives ``json.dumps`` and ``summary()`` text.
 
     Parameters
     ----------
@@ -77,6 +80,19 @@ def check_estimator(spec: EstimatorSpec, *, rtol: float = 1e-8) -> Estimate:
     else:  # pragma: no cover
         raise AssertionError(f"{spec.name}: a non-DataFrame input did not raise InputError")
 
+    from ehimpact.estimators.registry import DIAGNOSTICS_SCHEMA, DIAGNOSTICS_WRONG_NAMES
+
+    diag = est.diagnostics or {}
+    for key in getattr(spec, "diagnostics", ()):
+        assert key in DIAGNOSTICS_SCHEMA, f"{spec.name}: diagnostics key {key!r} is not in DIAGNOSTICS_SCHEMA"
+        assert key in diag, f"{spec.name}: promises diagnostics[{key!r}] but did not write it"
+    for key, value in diag.items():
+        assert key not in DIAGNOSTICS_WRONG_NAMES, \
+            f"{spec.name}: diagnostics[{key!r}] is read by nothing; the write-up reads {DIAGNOSTICS_WRONG_NAMES[key]}"
+        if key in DIAGNOSTICS_SCHEMA:
+            assert isinstance(value, DIAGNOSTICS_SCHEMA[key]), (
+                f"{spec.name}: diagnostics[{key!r}] is {type(value).__name__}, not "
+                f"{' or '.join(t.__name__ for t in DIAGNOSTICS_SCHEMA[key])}")
     json.dumps(est.to_dict())
     assert isinstance(est.summary(), str) and est.summary()
     assert isinstance(est.table(), pd.DataFrame)

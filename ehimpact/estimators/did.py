@@ -350,6 +350,7 @@ DID_2X2_SPEC = EstimatorSpec(
     description="Two groups x two periods difference-in-differences (panel or repeated cross-section)",
     data_level="panel",
     scope="region",
+    diagnostics=('n_clusters',),
 )
 
 
@@ -1053,6 +1054,7 @@ TWFE_SPEC = EstimatorSpec(
     description="Two-way fixed effects DiD with cluster-robust errors and a Goodman-Bacon diagnostic",
     data_level="panel",
     scope="region",
+    diagnostics=('n_clusters',),
 )
 
 EVENT_STUDY_SPEC = EstimatorSpec(
@@ -1063,4 +1065,5 @@ EVENT_STUDY_SPEC = EstimatorSpec(
     description="Event study (leads and lags of adoption) with a joint pre-trend test",
     data_level="panel",
     scope="region",
+    diagnostics=('n_clusters',),
 )

@@ -968,4 +968,5 @@ MATCH_SPEC = EstimatorSpec(
     roles=("treatment", "outcome", "covariates", "exact"),
     example=_example,
     description="Propensity-score nearest-neighbour matching (MatchIt rules; Abadie-Imbens or matched-set SEs)",
+    diagnostics=('trimmed', 'dropped_by_caliper', 'max_abs_smd_after'),
 )

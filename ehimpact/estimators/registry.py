@@ -22,9 +22,28 @@ from typing import Any, Literal
 
 from ehimpact.errors import InputError
 
-__all__ = ["EstimatorSpec", "register", "get", "available", "ENTRY_POINT_GROUP"]
+__all__ = ["EstimatorSpec", "register", "get", "available", "ENTRY_POINT_GROUP", "DIAGNOSTICS_SCHEMA",
+           "DIAGNOSTICS_WRONG_NAMES"]
 
 ENTRY_POINT_GROUP = "ehimpact.estimators"
+
+#: the diagnostics the write-up reads, by name, with the types they may have: a design that writes
+#: one of these keys must write it with one of these types (:func:`ehimpact.testing.check_estimator`)
+DIAGNOSTICS_SCHEMA: dict[str, tuple[type, ...]] = {
+    "dropped_by_caliper": (dict,),        # {"treated": n, "control": n} left out by a caliper
+    "trimmed": (dict, int),               # left out by trimming the propensity score
+    "pretest": (dict, type(None)),        # joint pre-trend test: {"stat", "df", "pvalue", ...}
+    "pearson_dispersion": (float, int, type(None)),  # count models: Pearson chi-square / df
+    "max_abs_smd_after": (float, int),    # balance achieved
+    "n_clusters": (int, type(None)),      # clusters (authorities) the inference rests on
+    "poor_fit": (bool,),                  # the comparison does not fit before the change
+    "fit_warning": (str, type(None)),
+}
+#: names the write-up once read but no design writes (issue 13): a design must not use them
+DIAGNOSTICS_WRONG_NAMES: dict[str, str] = {
+    "pretrend": "pretest", "overdispersion": "pearson_dispersion", "e_value": "an evalue() method",
+    "n_dropped_caliper": "dropped_by_caliper", "n_trimmed": "trimmed", "n_unmatched": "dropped_by_caliper",
+}
 
 
 @dataclass
@@ -55,6 +74,9 @@ class EstimatorSpec:
         the panel and gives one region-wide estimate; it is shown once and never pooled.
     rationale : str
         Why this design, in plain words: shown at the top of step 6 of the write-up.
+    diagnostics : tuple of str
+        Keys of :data:`DIAGNOSTICS_SCHEMA` the design always writes (checked by
+        :func:`ehimpact.testing.check_estimator`).
     report_hooks : dict of int to str
         Write-up hooks by step (6, 7 or 8), each ``"module:function"`` called as
         ``function(evaluation, section, estimate)`` after the step's standard content.  Named
@@ -71,6 +93,7 @@ class EstimatorSpec:
     scope: Literal["authority", "region"] = "authority"
     rationale: str = ""
     report_hooks: dict[int, str] = field(default_factory=dict)
+    diagnostics: tuple[str, ...] = ()
 
 
 # name -> "module:attribute" of an EstimatorSpec; resolved on first use

@@ -1059,4 +1059,5 @@ STAGGERED_SPEC = EstimatorSpec(
     description="Callaway-Sant'Anna group-time ATT for staggered adoption, with aggregations",
     data_level="panel",
     scope="region",
+    diagnostics=('pretest',),
 )

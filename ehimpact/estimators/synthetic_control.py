@@ -974,4 +974,5 @@ SYNTHETIC_CONTROL_SPEC = EstimatorSpec(
     report_hooks={6: "ehimpact.report.synthetic_control_report:step6",
                   7: "ehimpact.report.synthetic_control_report:step7",
                   8: "ehimpact.report.synthetic_control_report:step8"},
+    diagnostics=('poor_fit',),
 )

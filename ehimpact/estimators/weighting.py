@@ -336,4 +336,5 @@ WEIGHT_SPEC = EstimatorSpec(
     roles=("treatment", "outcome", "covariates", "outcome_covariates"),
     example=_example,
     description="Inverse-probability weighting and augmented IPW (doubly robust)",
+    diagnostics=('trimmed', 'max_abs_smd_after'),
 )
