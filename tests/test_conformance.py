@@ -52,3 +52,15 @@ def test_the_diagnostics_schema_is_enforced():
                             example=example, diagnostics=promised)
         with pytest.raises(AssertionError, match=words):
             check_estimator(bad)
+
+
+def test_the_few_cluster_policy_reads_the_spec():
+    """Issue 14 item 1: whether a design offers the wild bootstrap is part of its spec, not a list of names."""
+    from ehimpact.estimators.inference import few_cluster_policy
+
+    assert [n for n in registry.available() if registry.get(n).wild_bootstrap] == ["did_2x2", "twfe",
+                                                                                    "event_study"]
+    # a plug-in panel design with a wild bootstrap gets it below 30 authorities; one without gets the warning
+    assert few_cluster_policy(9, "plugin_panel", wild=True).options == {"inference": "wild", "wild_weights": "webb"}
+    assert few_cluster_policy(9, "plugin_panel", wild=False).warning is not None
+    assert "own series" in few_cluster_policy(1, "plugin_series", series=True, n_periods=48).statement

@@ -351,6 +351,7 @@ DID_2X2_SPEC = EstimatorSpec(
     data_level="panel",
     scope="region",
     diagnostics=('n_clusters',),
+    wild_bootstrap=True,
 )
 
 
@@ -1055,6 +1056,7 @@ TWFE_SPEC = EstimatorSpec(
     data_level="panel",
     scope="region",
     diagnostics=('n_clusters',),
+    wild_bootstrap=True,
 )
 
 EVENT_STUDY_SPEC = EstimatorSpec(
@@ -1066,4 +1068,5 @@ EVENT_STUDY_SPEC = EstimatorSpec(
     data_level="panel",
     scope="region",
     diagnostics=('n_clusters',),
+    wild_bootstrap=True,
 )

@@ -557,7 +557,8 @@ class FewClusterPolicy:
 
 
 def few_cluster_policy(n_clusters: int, design: str, *, threshold: int = FEW_CLUSTERS,
-                       n_periods: int | None = None) -> FewClusterPolicy:
+                       n_periods: int | None = None, wild: bool | None = None,
+                       series: bool | None = None) -> FewClusterPolicy:
     """One few-cluster policy for every panel design.
 
     Below ``threshold`` authorities a design that offers the restricted wild cluster
@@ -578,6 +579,11 @@ def few_cluster_policy(n_clusters: int, design: str, *, threshold: int = FEW_CLU
         Fewer clusters than this count as few.
     n_periods : int, optional
         Months in a single-series design (ITS), for its statement.
+    wild : bool, optional
+        Whether the design offers the restricted wild cluster bootstrap (its registry spec's
+        ``wild_bootstrap``); by default, read from the built-in names in :data:`WILD_DESIGNS`.
+    series : bool, optional
+        A single-series design (spec ``data_level == "series"``); by default, ``design == "its"``.
 
     Returns
     -------
@@ -600,7 +606,7 @@ def few_cluster_policy(n_clusters: int, design: str, *, threshold: int = FEW_CLU
         raise InputError(f"a design cannot rest on {n} authorities", field="n_clusters",
                          fix="pass the number of authorities in the comparison (1 or more)")
     authorities = f"{n:,} {'authority' if n == 1 else 'authorities'}"
-    if design == "its":
+    if (design == "its") if series is None else series:
         months = f" ({n_periods:,} months)" if n_periods else ""
         statement = (f"Rests on {authorities}{months}: one authority's own series, with no comparison "
                      "authorities; its interval comes from the series' month-to-month variation.")
@@ -609,7 +615,7 @@ def few_cluster_policy(n_clusters: int, design: str, *, threshold: int = FEW_CLU
     if not few:
         return FewClusterPolicy(design, n, False, {}, None,
                                 f"Rests on {authorities}, enough for cluster-robust intervals.")
-    if design in WILD_DESIGNS:
+    if (design in WILD_DESIGNS) if wild is None else wild:
         weights = "webb" if n <= 12 else "rademacher"
         words = "Webb six-point" if weights == "webb" else "Rademacher"
         statement = (f"Rests on only {authorities} (fewer than {threshold}), so its interval and p-value use the "

@@ -74,6 +74,11 @@ class EstimatorSpec:
         the panel and gives one region-wide estimate; it is shown once and never pooled.
     rationale : str
         Why this design, in plain words: shown at the top of step 6 of the write-up.
+    wild_bootstrap : bool
+        The design offers ``inference="wild"`` (the restricted wild cluster bootstrap): with few
+        authorities the write-up's one few-cluster policy
+        (:func:`ehimpact.estimators.inference.few_cluster_policy`) switches to it; a panel design
+        without it says in its sentence that its interval may be too narrow.
     diagnostics : tuple of str
         Keys of :data:`DIAGNOSTICS_SCHEMA` the design always writes (checked by
         :func:`ehimpact.testing.check_estimator`).
@@ -94,6 +99,7 @@ class EstimatorSpec:
     rationale: str = ""
     report_hooks: dict[int, str] = field(default_factory=dict)
     diagnostics: tuple[str, ...] = ()
+    wild_bootstrap: bool = False
 
 
 # name -> "module:attribute" of an EstimatorSpec; resolved on first use

@@ -381,9 +381,12 @@ class Evaluation:
 
     def _cluster_options(self, name: str, data: pd.DataFrame, opts: dict[str, Any]) -> dict[str, Any]:
         """The few-cluster policy's options for a panel design (an explicit ``inference`` option wins)."""
+        from ehimpact.estimators import registry
         from ehimpact.estimators.inference import few_cluster_policy
 
-        policy = few_cluster_policy(max(int(data["authority_code"].nunique()), 1), name)
+        spec = registry.get(name)  # the spec says whether the design offers the wild bootstrap
+        policy = few_cluster_policy(max(int(data["authority_code"].nunique()), 1), name, wild=spec.wild_bootstrap,
+                                    series=spec.data_level == "series")
         self._last_policy = policy
         if "inference" in opts:
             return opts
@@ -431,10 +434,10 @@ class Evaluation:
             self._last_policy = None
             data, kwargs = self.design_data(design, outcome)
             kwargs.pop("outcome_column", None)
-            if design.name == "its":
+            if spec.data_level == "series":
                 from ehimpact.estimators.inference import few_cluster_policy
 
-                self._last_policy = few_cluster_policy(1, "its", n_periods=int(len(data)))
+                self._last_policy = few_cluster_policy(1, design.name, n_periods=int(len(data)), series=True)
             if self._last_policy is not None:
                 self.policies[key] = self._last_policy
                 self.notes[key] = self._last_policy.statement
