@@ -187,3 +187,21 @@ def test_user_mistakes_raise_input_error(mutate, kwargs, field):
         eh.event_study(df, outcome="y", unit="id", time="t", first_treated="g", **args)
     assert info.value.field == field
     assert "Fix:" in str(info.value)
+
+
+def test_too_few_authorities_for_the_leads_is_said_not_raised():
+    """`ehimpact demo --authorities 2` ended in LinAlgError: with 2 clusters the cluster-robust covariance
+    of 6 leads has rank 1, so the joint pre-trend test does not exist; it is reported as not available."""
+    import numpy as np
+    import pandas as pd
+
+    import ehimpact as eh
+
+    rng = np.random.default_rng(2)
+    months = pd.date_range("2020-01-01", periods=30, freq="MS")
+    rows = [{"u": u, "t": t, "y": rng.normal(), "g": pd.Timestamp("2021-06-01") if u == "A" else pd.NaT}
+            for u in ("A", "B") for t in months]
+    est = eh.event_study(pd.DataFrame(rows), outcome="y", unit="u", time="t", first_treated="g", leads=6, lags=6)
+    pt = est.diagnostics["pretrend_test"]
+    assert pt["pvalue"] is None and pt["test"].startswith("not available") and pt["rank"] < 6
+    assert any("cannot be tested" in w for w in est.warnings)

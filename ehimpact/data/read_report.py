@@ -548,7 +548,12 @@ def read_csv_records(
                          fix="export the table again with its header line")
     header = lines[first]
     delimiter = csv_delimiter(header)
-    columns = [_clean(c) or "" for c in _split(header, delimiter)]
+    try:
+        columns = [_clean(c) or "" for c in _split(header, delimiter)]
+    except csv.Error as exc:  # e.g. an unclosed quote in the header line
+        raise InputError(f"{path.name}: the header (line {first + 1}) cannot be read as CSV ({exc})",
+                         field=argument, rows=[first + 1],
+                         fix="open the file, check the quotes in its first line and save it as CSV again") from None
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise InputError(

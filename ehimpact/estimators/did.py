@@ -993,7 +993,9 @@ def event_study(
         warnings.append(f"only {fit.n_clusters} clusters: cluster-robust intervals can be too narrow; "
                         "consider inference='wild'")
     pt = diagnostics["pretrend_test"]
-    if pt is not None and pt["pvalue"] < 0.05:
+    if pt is not None and pt["pvalue"] is None:
+        warnings.append(f"pre-trends cannot be tested: {pt['test']}")
+    elif pt is not None and pt["pvalue"] < 0.05:
         warnings.append(f"pre-trends: the leads are jointly different from zero (p = {pt['pvalue']:.3g}); "
                         "parallel trends is in doubt")
     if scale is None:
@@ -1017,8 +1019,13 @@ def _pretrend(fit: _FEFit, lead_names: list[str]) -> dict[str, Any] | None:
     idx = [fit.names.index(n) for n in lead_names]
     b = fit.params[idx]
     V = fit.cov[np.ix_(idx, idx)]
-    W = float(b @ np.linalg.solve(V, b))
     q = len(idx)
+    rank = int(np.linalg.matrix_rank(V))
+    if rank < q:  # a cluster-robust covariance has rank <= clusters - 1: too few authorities for q leads
+        return {"statistic": None, "df": None, "pvalue": None, "chi2": None, "chi2_pvalue": None,
+                "test": f"not available: the cluster-robust covariance of the {q} leads has rank {rank} "
+                        f"(fewer authorities than leads)", "leads": lead_names, "rank": rank}
+    W = float(b @ np.linalg.solve(V, b))
     F = W / q
     return {"statistic": F, "df": (q, int(fit.df)), "pvalue": float(stats.f.sf(F, q, fit.df)),
             "chi2": W, "chi2_pvalue": float(stats.chi2.sf(W, q)), "test": "F = Wald/q, F(q, G-1)",

@@ -917,6 +917,9 @@ def pretrend_sentence(est: Estimate, what: str | None = None) -> str | None:
             return (f"Pre-trend test ({what or 'every effect before adoption jointly zero'}{df}): "
                     f"{p_is(p)}: {'no evidence' if p > 0.05 else 'evidence'} that adopters and comparison "
                     "authorities were already diverging before adoption.")
+        if isinstance(pt, dict) and str(pt.get("test", "")).startswith("not available"):
+            return (f"Pre-trend test: {pt['test']}, so whether adopters were already diverging before adoption "
+                    "cannot be tested with these data.")
     return None
 
 
