@@ -256,6 +256,15 @@ def humanise_words(text: str) -> str:
     return _SNAKE.sub(sub, str(text))
 
 
+def _finite(x: Any) -> float | str:
+    """``x`` as a finite float, or the text a formatter shows instead ("" for None or NaN, the text itself)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "" if x is None else str(x)
+    return v if math.isfinite(v) else ""
+
+
 def fmt_money(x: Any) -> str:
     """Money in one style: ``£2.1m``, ``£678k``, ``£950``; negatives as ``-£2.1m``.
 
@@ -264,12 +273,9 @@ def fmt_money(x: Any) -> str:
     >>> fmt_money(2_112_000), fmt_money(678_400), fmt_money(-907_012), fmt_money(950)
     ('£2.1m', '£678k', '-£907k', '£950')
     """
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "" if x is None else str(x)
-    if not math.isfinite(v):
-        return ""
+    v = _finite(x)
+    if isinstance(v, str):
+        return v
     sign = "-" if v < 0 else ""
     a = abs(v)
     if a >= 1e9:
@@ -293,12 +299,9 @@ def fmt_p(p: Any, floor: float = 0.001) -> str:
     >>> fmt_p(2.8e-52), fmt_p(0.0259)
     ('< 0.001', '0.026')
     """
-    try:
-        v = float(p)
-    except (TypeError, ValueError):
-        return "" if p is None else str(p)
-    if not math.isfinite(v):
-        return ""
+    v = _finite(p)
+    if isinstance(v, str):
+        return v
     return f"< {floor:g}" if v < floor else f"{v:.3f}"
 
 
@@ -310,12 +313,9 @@ def p_is(p: Any, floor: float = 0.001) -> str:
 
 def fmt_pp(x: Any, digits: int = 1, *, signed: bool = True) -> str:
     """A difference in proportions as percentage points: ``-0.0635`` -> ``-6.4 pp``."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "" if x is None else str(x)
-    if not math.isfinite(v):
-        return ""
+    v = _finite(x)
+    if isinstance(v, str):
+        return v
     return f"{100 * v:+.{digits}f} pp" if signed else f"{100 * v:.{digits}f} pp"
 
 
